@@ -1,0 +1,35 @@
+"""PaddleSeg-style logging: ``[%Y/%m/%d %H:%M:%S] LEVEL: msg`` on stdout.
+
+`add_file` mirrors the same lines into a file (save_dir/train.log). Only rank 0
+logs below ERROR in multi-process runs.
+"""
+import logging
+import os
+import sys
+
+_FORMAT = logging.Formatter("[%(asctime)s] %(levelname)s: %(message)s", "%Y/%m/%d %H:%M:%S")
+_logger = logging.getLogger("paddleseg_lite")
+_logger.propagate = False
+if not _logger.handlers:
+    _stdout = logging.StreamHandler(sys.stdout)
+    _stdout.setFormatter(_FORMAT)
+    _logger.addHandler(_stdout)
+_rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
+_logger.setLevel(logging.INFO if _rank == 0 else logging.ERROR)
+
+debug = _logger.debug
+info = _logger.info
+warning = _logger.warning
+error = _logger.error
+
+
+def add_file(path):
+    """Also write log lines to `path` (appending); a second call for the same path is a no-op."""
+    path = os.path.abspath(path)
+    for handler in _logger.handlers:
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename == path:
+            return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(_FORMAT)
+    _logger.addHandler(handler)
