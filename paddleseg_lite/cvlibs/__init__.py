@@ -1,1 +1,3 @@
+"""Registries (`manager`), config loading (`Config`) and building (`builder`)."""
 from . import manager
+from .config import Config

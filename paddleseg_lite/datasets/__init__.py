@@ -1,0 +1,6 @@
+"""Datasets: file-list base, retinal-vessel datasets and the synthetic generator (all registered)."""
+from paddleseg_lite.datasets.dataset import Dataset, SegDataset
+from paddleseg_lite.datasets.synthetic import SyntheticVessels
+from paddleseg_lite.datasets.vessels import CHASEDB1, DRIVE, HRF, STARE
+
+__all__ = ["Dataset", "SegDataset", "DRIVE", "STARE", "CHASEDB1", "HRF", "SyntheticVessels"]

@@ -1,0 +1,230 @@
+"""Inference on one (batch of) image(s): whole, sliding-window (optionally mirror-padded) and flip/scale TTA.
+
+Sits between the model and the metrics / predictions: `core/val.py` and `core/predict.py` call
+`inference` or `aug_inference` on a transformed image, get logits back at the image's original size
+(`reverse_transform` undoes the Resize / Padding recorded in `trans_info`), then use `logits_to_pred`
+and `logits_to_prob`. Works on paddle tensors only, so it runs on whatever device the model is on.
+The caller puts the model in eval mode.
+"""
+import math
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from paddleseg_lite.utils.errors import UserError
+
+
+def logits_to_pred(logits):
+    """Class ids from logits: argmax over classes, or sigmoid > 0.5 for a 1-channel binary model.
+
+    Args:
+        logits (Tensor): N×C×H×W.
+
+    Returns:
+        Tensor: N×1×H×W int32 (0/1 for a binary model).
+    """
+    if logits.shape[1] == 1:
+        return (F.sigmoid(logits) > 0.5).astype("int32")
+    return paddle.argmax(logits, axis=1, keepdim=True).astype("int32")
+
+
+def logits_to_prob(logits):
+    """Class probabilities: softmax over classes, or [1 - p, p] with p = sigmoid for a binary model.
+
+    Args:
+        logits (Tensor): N×C×H×W.
+
+    Returns:
+        Tensor: N×max(C, 2)×H×W float32, so a binary model looks like a 2-class one.
+    """
+    logits = logits.astype("float32")
+    if logits.shape[1] == 1:
+        p = F.sigmoid(logits)
+        return paddle.concat([1 - p, p], axis=1)
+    return F.softmax(logits, axis=1)
+
+
+def _as_int(value):
+    """int() of a Python number, numpy scalar or 1-element tensor/array (collated trans_info)."""
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return int(np.asarray(value).reshape(-1)[0])
+
+
+def reverse_transform(logits, trans_info):
+    """Maps logits back through `trans_info` (walked backwards) to the original image size.
+
+    Args:
+        logits (Tensor): N×C×H×W float.
+        trans_info (list | None): ``(op, (h, w))`` items; 'resize' → bilinear resize to (h, w),
+            'padding' → crop to [:h, :w].
+
+    Returns:
+        Tensor: N×C×h0×w0 logits.
+
+    Raises:
+        ValueError: an op other than 'resize' / 'padding'.
+    """
+    for op, size in reversed(list(trans_info or [])):
+        h, w = _as_int(size[0]), _as_int(size[1])
+        if op == "resize":
+            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+        elif op == "padding":
+            logits = logits[:, :, :h, :w]
+        else:
+            raise ValueError(f"Unexpected trans_info op {op!r}; only 'resize' and 'padding' are supported")
+    return logits
+
+
+def _run_model(model, im):
+    """First logits of model(im) as float32, with the output contract checked."""
+    outputs = model(im)
+    if not isinstance(outputs, (list, tuple)) or len(outputs) == 0:
+        raise TypeError(f"The model must return a non-empty list/tuple of logits (N×C×H×W), "
+                        f"but returned {type(outputs).__name__}")
+    logits = outputs[0].astype("float32")
+    if logits.ndim != 4 or list(logits.shape[2:]) != list(im.shape[2:]):
+        raise ValueError(f"The model must return N×C×H×W logits at input size {list(im.shape[2:])}, "
+                         f"got shape {list(logits.shape)}")
+    return logits
+
+
+def _pair(value, name):
+    """Validates a (w, h) pair of positive ints from test_config / flags."""
+    try:
+        w, h = (int(v) for v in value)
+    except (TypeError, ValueError):
+        w = h = 0
+    if w <= 0 or h <= 0:
+        raise UserError(f"test_config.{name} (--{name}) must be two positive integers [w, h] for "
+                        f"slide inference, got {value!r}")
+    return w, h
+
+
+def _window_starts(size, crop, stride):
+    """Start offsets of crop-sized windows covering [0, size), shifted back to stay inside."""
+    count = 1 if size <= crop else math.ceil((size - crop) / stride) + 1
+    return [max(min(i * stride + crop, size) - crop, 0) for i in range(count)]
+
+
+def _mirror_margin(size, crop, stride):
+    """Reflect-padding margin on one axis: half the window overlap, at least 8, less than size."""
+    return min(max((crop - stride) // 2, 8), size - 1)
+
+
+@paddle.no_grad()
+def slide_inference(model, im, crop_size, stride, mirror_pad=False):
+    """Sliding-window inference; overlapping logits are averaged.
+
+    Args:
+        model (paddle.nn.Layer): returns a list of logits at input size.
+        im (Tensor): N×C_in×H×W.
+        crop_size (tuple): window (w, h); the window is the whole image when the image is smaller.
+        stride (tuple): step (w, h).
+        mirror_pad (bool): U-Net overlap-tile: reflect-pad the borders by half the overlap (at
+            least 8 px), slide over the padded image, then crop the margin away.
+
+    Returns:
+        Tensor: N×C×H×W float32 logits.
+
+    Raises:
+        UserError: crop_size / stride are not two positive integers.
+        RuntimeError: some pixel is covered by no window (stride much larger than crop_size).
+    """
+    (crop_w, crop_h), (stride_w, stride_h) = _pair(crop_size, "crop_size"), _pair(stride, "stride")
+    height, width = im.shape[2], im.shape[3]
+    margin_h = margin_w = 0
+    if mirror_pad:
+        margin_h = _mirror_margin(height, crop_h, stride_h)
+        margin_w = _mirror_margin(width, crop_w, stride_w)
+        im = F.pad(im, [margin_w, margin_w, margin_h, margin_h], mode="reflect")
+    total, count = None, paddle.zeros([1, 1, im.shape[2], im.shape[3]], dtype="float32")
+    for top in _window_starts(im.shape[2], crop_h, stride_h):
+        for left in _window_starts(im.shape[3], crop_w, stride_w):
+            bottom, right = min(top + crop_h, im.shape[2]), min(left + crop_w, im.shape[3])
+            logits = _run_model(model, im[:, :, top:bottom, left:right])
+            if total is None:
+                total = paddle.zeros([im.shape[0], logits.shape[1], *im.shape[2:]], "float32")
+            total[:, :, top:bottom, left:right] += logits
+            count[:, :, top:bottom, left:right] += 1
+    if bool((count == 0).any()):
+        raise RuntimeError(f"There are pixels not predicted by slide inference: stride "
+                           f"{tuple(stride)} leaves gaps between crop_size {tuple(crop_size)} "
+                           f"windows; use stride <= crop_size")
+    logits = total / count
+    return logits[:, :, margin_h:margin_h + height, margin_w:margin_w + width]
+
+
+def _infer(model, im, is_slide, stride, crop_size, mirror_pad):
+    """Whole-image or slide logits at the input size."""
+    if is_slide:
+        return slide_inference(model, im, crop_size, stride, mirror_pad)
+    return _run_model(model, im)
+
+
+@paddle.no_grad()
+def inference(model, im, trans_info=None, is_slide=False, stride=None, crop_size=None,
+              mirror_pad=False):
+    """Logits of one transformed image (batch), mapped back to the original size.
+
+    Args:
+        model (paddle.nn.Layer): returns a list of logits at input size (eval mode set by caller).
+        im (Tensor): N×C_in×H×W transformed image.
+        trans_info (list | None): the dataset's ``(op, (h, w))`` list; None keeps the input size.
+        is_slide (bool): sliding-window inference with `crop_size` / `stride` ((w, h) each).
+        mirror_pad (bool): reflect-pad the borders during slide inference (see `slide_inference`).
+
+    Returns:
+        Tensor: N×C×h0×w0 float32 logits (use `logits_to_pred` / `logits_to_prob`).
+    """
+    logits = _infer(model, im, is_slide, stride, crop_size, mirror_pad)
+    return reverse_transform(logits, trans_info)
+
+
+def _flips(flip_horizontal, flip_vertical):
+    """Flip axes per augmentation: [] then [3] (horizontal), [2] and [2, 3] (vertical)."""
+    flips = [[]]
+    if flip_horizontal:
+        flips.append([3])
+    if flip_vertical:
+        flips += [[2], [2, 3]]
+    return flips
+
+
+@paddle.no_grad()
+def aug_inference(model, im, trans_info=None, scales=1.0, flip_horizontal=False,
+                  flip_vertical=False, is_slide=False, stride=None, crop_size=None, mirror_pad=False):
+    """Test-time augmentation: average logits over scales × flips, then map back to the original size.
+
+    For each scale the input is resized bilinearly to (int(H*s+.5), int(W*s+.5)); for each flip
+    the input is flipped, inferred, unflipped and resized back to H×W. The sum is divided by the
+    number of augmentations.
+
+    Args:
+        scales (float | list[float]): resize factors.
+        flip_horizontal (bool): add a left-right flip.
+        flip_vertical (bool): add an up-down and an up-down+left-right flip.
+        Others: as in `inference`.
+
+    Returns:
+        Tensor: N×C×h0×w0 float32 logits.
+    """
+    scales = [scales] if isinstance(scales, (int, float)) else list(scales)
+    if not scales or any(float(s) <= 0 for s in scales):
+        raise UserError(f"test_config.scales (--scales) must be positive numbers, got {scales!r}")
+    height, width = im.shape[2], im.shape[3]
+    total, flips = 0, _flips(flip_horizontal, flip_vertical)
+    for scale in scales:
+        size = (int(height * scale + 0.5), int(width * scale + 0.5))
+        scaled = im if size == (height, width) else F.interpolate(
+            im, size=size, mode="bilinear", align_corners=False)
+        for axes in flips:
+            flipped = paddle.flip(scaled, axes) if axes else scaled
+            logits = _infer(model, flipped, is_slide, stride, crop_size, mirror_pad)
+            logits = paddle.flip(logits, axes) if axes else logits
+            if size != (height, width):
+                logits = F.interpolate(logits, size=(height, width), mode="bilinear",
+                                       align_corners=False)
+            total = total + logits
+    return reverse_transform(total / (len(scales) * len(flips)), trans_info)

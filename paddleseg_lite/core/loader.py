@@ -1,0 +1,103 @@
+"""Data loading for the loops: a resumable, rank-aware sampler and reproducible augmentation.
+
+Each sample is requested as `(epoch, index)`. `SeededDataset` reseeds Python's `random` and NumPy's
+global generator from `(seed, epoch, index)` before running the transforms, so a sample's augmentation
+depends on nothing else: not on the number of workers, on prefetching, or on where a resumed run
+started. `EpochBatchSampler` shuffles with a generator keyed by `(seed, epoch)`, shards the order over
+ranks, and can start in the middle of an epoch.
+"""
+import random
+
+import numpy as np
+import paddle
+
+
+def sample_seed(seed, epoch, index):
+    """A 32-bit seed that is a pure function of (seed, epoch, index)."""
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+
+
+class SeededDataset(paddle.io.Dataset):
+    """Wrap a dataset so that item `(epoch, index)` is augmented reproducibly."""
+
+    def __init__(self, dataset, seed):
+        self.dataset = dataset
+        self.seed = seed
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        s = sample_seed(self.seed, epoch, index)
+        random.seed(s)
+        np.random.seed(s)
+        return self.dataset[index]
+
+
+class EpochBatchSampler(paddle.io.Sampler):
+    """Yields lists of `(epoch, index)`: shuffled per epoch, sharded over ranks, drop_last.
+
+    Args:
+        num_samples (int): Dataset length.
+        batch_size (int): Samples per batch on each rank.
+        seed (int): Shuffle seed; epoch e uses the permutation of RandomState((seed, e)).
+        shuffle (bool): Shuffle each epoch.
+        rank (int), world_size (int): This process's shard.
+        start_iter (int): Global iterations already done; the sampler skips them.
+    """
+
+    def __init__(self, num_samples, batch_size, seed=0, shuffle=True, rank=0, world_size=1, start_iter=0):
+        self.num_samples, self.batch_size = num_samples, batch_size
+        self.seed, self.shuffle = seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.iters_per_epoch = num_samples // world_size // batch_size
+        self.start_iter = start_iter
+
+    def __len__(self):
+        return self.iters_per_epoch
+
+    def epoch_batches(self, epoch):
+        order = np.arange(self.num_samples)
+        if self.shuffle:
+            order = np.random.RandomState([self.seed, epoch]).permutation(self.num_samples)
+        mine = order[self.rank::self.world_size]
+        return [[(epoch, int(i)) for i in mine[b * self.batch_size:(b + 1) * self.batch_size]]
+                for b in range(self.iters_per_epoch)]
+
+    def __iter__(self):
+        """Endless: epoch after epoch, starting at `start_iter`."""
+        epoch, skip = divmod(self.start_iter, self.iters_per_epoch)
+        while True:
+            for batch in self.epoch_batches(epoch)[skip:]:
+                yield batch
+            epoch, skip = epoch + 1, 0
+
+
+def collate(samples):
+    """Stack equally shaped arrays; keep everything else (paths, trans_info) as lists."""
+    batch = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples]
+        same_shape = all(isinstance(v, np.ndarray) and v.shape == values[0].shape for v in values)
+        batch[key] = np.stack(values) if same_shape else values
+    return batch
+
+
+def build_loader(dataset, batch_sampler, num_workers):
+    """A paddle DataLoader over `(epoch, index)` batches."""
+    return paddle.io.DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate,
+                                num_workers=num_workers, return_list=True)
+
+
+class ShardBatchSampler(paddle.io.Sampler):
+    """Batches of one index, in order, this rank's share only (evaluation/prediction)."""
+
+    def __init__(self, num_samples, rank=0, world_size=1):
+        self.indices = list(range(rank, num_samples, world_size))
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __iter__(self):
+        return iter([i] for i in self.indices)

@@ -1,0 +1,150 @@
+"""Evaluation: run inference over a dataset and report PaddleSeg's and the vessel literature's metrics.
+
+Per image: `core.infer` gives logits at the original label size, then `utils.metrics.SegEvaluator`
+accumulates confusion matrices (PaddleSeg's pixels, inside the FOV, whole image) and optional AUC
+histograms. Counts are summed over ranks, so multi-process evaluation reports the same numbers.
+"""
+import os
+import time
+
+import cv2
+import numpy as np
+import paddle
+
+from paddleseg_lite.core.infer import aug_inference, inference, logits_to_pred, logits_to_prob
+from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.metrics import SegEvaluator, write_per_image_csv
+from paddleseg_lite.utils.progress import Progbar
+from paddleseg_lite.utils.visual import panel
+
+VESSEL_KEYS = ("dice", "iou", "sensitivity", "specificity", "accuracy", "precision", "auc")
+METRIC_NAMES = ("mIoU", "Acc", "Kappa", "Dice", "Auc_roc") + tuple(k + "_fg" for k in VESSEL_KEYS)
+AUC_BINS = 65536
+
+
+def _predict_logits(model, data, options):
+    trans_info = data["trans_info"][0] if data.get("trans_info") else None
+    inference_args = {k: options[k] for k in ("is_slide", "stride", "crop_size", "mirror_pad")}
+    if options["aug_eval"]:
+        return aug_inference(model, data["img"], trans_info, scales=options["scales"],
+                             flip_horizontal=options["flip_horizontal"],
+                             flip_vertical=options["flip_vertical"], **inference_args)
+    return inference(model, data["img"], trans_info, **inference_args)
+
+
+def _options(test_config):
+    options = dict(aug_eval=False, scales=1.0, flip_horizontal=False, flip_vertical=False, is_slide=False,
+                   stride=None, crop_size=None, mirror_pad=False, auc_roc=False)
+    unknown = set(test_config) - set(options)
+    if unknown:
+        raise UserError("test_config has unknown key(s) {}; valid keys: {}".format(
+            ", ".join(sorted(unknown)), ", ".join(options)))
+    options.update(test_config)
+    return options
+
+
+def _panel(data, label, pred, num_classes):
+    img = data["img"].numpy()[0]
+    height, width = label.shape
+    img = cv2.resize(img.transpose(1, 2, 0), (width, height)).reshape(height, width, -1).transpose(2, 0, 1)
+    return panel(img, label, pred, num_classes)
+
+
+def _sum_over_ranks(array):
+    total = paddle.to_tensor(np.asarray(array, np.int64))
+    paddle.distributed.all_reduce(total)
+    return total.numpy().astype(np.int64)
+
+
+def _reduce(evaluator):
+    """Sum the counts of every rank into `evaluator` (and gather the per-image records)."""
+    if paddle.distributed.get_world_size() < 2:
+        return evaluator
+    for cm in evaluator.confusion.values():
+        cm.matrix = _sum_over_ranks(cm.matrix)
+    for hist in evaluator.auc.values():
+        hist.counts = _sum_over_ranks(hist.counts)
+    evaluator.has_fov = bool(_sum_over_ranks(np.array([int(evaluator.has_fov)]))[0])
+    gathered = []
+    paddle.distributed.all_gather_object(gathered, evaluator.per_image)
+    evaluator.per_image = [record for records in gathered for record in records]
+    return evaluator
+
+
+def _flatten(evaluator, num_images):
+    seg = evaluator.paddleseg_metrics()
+    metrics = {"mIoU": seg["miou"], "Acc": seg["acc"], "Kappa": seg["kappa"], "Dice": seg["mdice"],
+               "class_iou": seg["class_iou"], "class_precision": seg["class_precision"],
+               "class_recall": seg["class_recall"], "class_dice": seg["class_dice"], "num_images": num_images}
+    if "auc" in seg:
+        metrics["Auc_roc"] = seg["auc"]
+    vessel = evaluator.vessel_metrics()
+    primary = vessel.get("fov", vessel["image"])
+    metrics.update({k + "_fg": v for k, v in primary.items()})
+    if "fov" in vessel:
+        metrics.update({"image_" + k + "_fg": v for k, v in vessel["image"].items()})
+    return metrics
+
+
+def _log(metrics, has_fov):
+    auc = " Auc_roc: {:.4f}".format(metrics["Auc_roc"]) if "Auc_roc" in metrics else ""
+    logger.info("[EVAL] #Images: {} mIoU: {:.4f} Acc: {:.4f} Kappa: {:.4f} Dice: {:.4f}{}".format(
+        metrics["num_images"], metrics["mIoU"], metrics["Acc"], metrics["Kappa"], metrics["Dice"], auc))
+    for name in ("IoU", "Precision", "Recall"):
+        logger.info("[EVAL] Class {}: \n{}".format(name, np.round(metrics["class_" + name.lower()], 4)))
+    regions = [("", "inside FOV"), ("image_", "whole image")] if has_fov else [("", "whole image")]
+    for prefix, where in regions:
+        m = {k: metrics.get(prefix + k + "_fg") for k in VESSEL_KEYS}
+        auc = " AUC: {:.4f}".format(m["auc"]) if m["auc"] is not None else ""
+        logger.info("[EVAL] Vessel ({}): Dice/F1: {:.4f} Se: {:.4f} Sp: {:.4f} Acc: {:.4f} IoU: {:.4f} "
+                    "Precision: {:.4f}{}".format(where, m["dice"], m["sensitivity"], m["specificity"],
+                                                 m["accuracy"], m["iou"], m["precision"], auc))
+
+
+def evaluate(model, eval_dataset, num_workers=0, print_detail=True, save_dir=None, num_vis=0, **test_config):
+    """Evaluate `model` on `eval_dataset` (val mode: labels at their original size).
+
+    Args:
+        model (paddle.nn.Layer): Returns a list of logits; logits[0] is evaluated.
+        eval_dataset: A dataset in val mode.
+        num_workers (int): DataLoader workers.
+        print_detail (bool): Log the [EVAL] lines and show a progress bar.
+        save_dir (str, optional): Write per-image metrics to save_dir/per_image_metrics.csv.
+        num_vis (int): Return input | label | prediction panels for the first N images.
+        **test_config: aug_eval, scales, flip_horizontal, flip_vertical, is_slide, crop_size, stride,
+            mirror_pad, auc_roc (PaddleSeg's test_config keys).
+
+    Returns:
+        tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
+    """
+    options = _options(test_config)
+    rank, world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
+    sampler = ShardBatchSampler(len(eval_dataset), rank, world_size)
+    loader = build_loader(eval_dataset, sampler, num_workers)
+    num_classes = max(int(eval_dataset.num_classes), 2)
+    evaluator = SegEvaluator(num_classes, eval_dataset.ignore_index, auc_bins=AUC_BINS if options["auc_roc"] else 0)
+    if print_detail:
+        logger.info("Start evaluating (total_samples: {}, total_iters: {})...".format(len(eval_dataset), len(sampler)))
+    model.eval()
+    progbar, panels, tic = Progbar(len(sampler), enabled=print_detail and rank == 0), [], time.time()
+    for step, data in enumerate(loader, 1):
+        reader_cost = time.time() - tic
+        logits = _predict_logits(model, data, options)
+        pred = logits_to_pred(logits).numpy()[0, 0]
+        prob = logits_to_prob(logits).numpy()[0] if options["auc_roc"] else None
+        label = data["label"].numpy()[0, 0]
+        fov = data["fov"].numpy()[0, 0] if "fov" in data else None
+        evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
+        if len(panels) < num_vis:
+            panels.append(_panel(data, label, pred, num_classes))
+        progbar.update(step, [("batch_cost", time.time() - tic), ("reader cost", reader_cost)])
+        tic = time.time()
+    evaluator = _reduce(evaluator)
+    metrics = _flatten(evaluator, len(eval_dataset))
+    if print_detail:
+        _log(metrics, evaluator.has_fov)
+    if save_dir and rank == 0:
+        write_per_image_csv(evaluator.per_image, os.path.join(save_dir, "per_image_metrics.csv"))
+    return metrics, panels

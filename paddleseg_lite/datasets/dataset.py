@@ -1,0 +1,262 @@
+"""File-list segmentation dataset: the base every dataset in the package builds on.
+
+Flow: `cvlibs.builder` builds a dataset from the YAML `train_dataset` / `val_dataset` dict; the core
+loops index it and get a dict of numpy arrays (see docs/DESIGN.md, "Datasets"). This module reads the
+list file, loads and checks the image / label / FOV files of one sample, and runs the transforms
+with the train/val/test label rule.
+
+List files hold one sample per line, paths relative to `dataset_root` (absolute paths work too):
+
+    image_rel label_rel [fov_rel]
+
+The optional third column is a field-of-view mask (nonzero = inside); label pixels outside it
+become `ignore_index` and the mask is returned as `fov`. In test mode a line may hold the image only.
+"""
+import collections
+import os
+
+import numpy as np
+
+from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.transforms import Compose
+from paddleseg_lite.transforms import functional as F
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
+
+MODES = ("train", "val", "test")
+
+Sample = collections.namedtuple("Sample", ["img", "label", "fov", "label_is_mask"], defaults=(None, None, False))
+Sample.__doc__ = """One dataset entry: image path, label path (or None), FOV path (or None).
+
+`label_is_mask` marks labels stored as 0/255 vessel masks (original DRIVE gifs): nonzero -> class 1.
+"""
+
+
+@manager.DATASETS.add_component
+class Dataset:
+    """A dataset described by list files of `image label [fov]` lines.
+
+    Args:
+        mode (str): 'train', 'val' or 'test'.
+        dataset_root (str): Directory the list entries are relative to.
+        transforms (list|None): Transform objects; wrapped in `Compose` here. None = no transforms.
+        num_classes (int): Number of classes; label values must be in [0, num_classes) or ignore_index.
+        train_path (str, optional): List file for mode 'train' (as given, or relative to dataset_root).
+        val_path (str, optional): List file for mode 'val'.
+        test_path (str, optional): List file for mode 'test'; lines may omit the label.
+        separator (str): Field separator of the list files. Default ' ' (any whitespace).
+        ignore_index (int): Label value excluded from loss and metrics. Default 255.
+        img_channels (int): 1 (grayscale) or 3 (RGB). Default 3.
+        edge (bool): PaddleSeg's edge labels; not supported, must be False.
+
+    Returns (per item):
+        dict: `img` CHW float32, `label` int64, `fov` uint8 (if the list has FOV masks), `trans_info`,
+        `img_path`.
+
+    Shape:
+        `label` / `fov` are (H, W) in train/test mode (transformed with the image) and (1, H0, W0)
+        at the original size in val mode.
+    """
+
+    def __init__(self, mode, dataset_root, transforms, num_classes, train_path=None, val_path=None,
+                 test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False):
+        self._setup(mode, transforms, num_classes, ignore_index, img_channels, edge)
+        self.dataset_root = check_root(type(self).__name__, dataset_root)
+        list_path = {"train": train_path, "val": val_path, "test": test_path}[mode]
+        if list_path is None:
+            raise ValueError("{}: mode='{}' needs `{}_path` (a list file of 'image label' lines)".format(
+                type(self).__name__, mode, mode))
+        list_path = self._resolve_list(list_path)
+        self.file_list = read_file_list(list_path, self.dataset_root, separator, mode)
+        self._require_samples(list_path)
+
+    def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False):
+        """Validate and store the arguments shared by every dataset; build the Compose."""
+        name = type(self).__name__
+        if mode not in MODES:
+            raise ValueError("{}: mode must be one of {}, got {!r}".format(name, "/".join(MODES), mode))
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError("{}: num_classes must be an integer >= 1, got {!r}".format(name, num_classes))
+        if img_channels not in (1, 3):
+            raise ValueError("{}: img_channels must be 1 or 3, got {!r}".format(name, img_channels))
+        if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+            raise TypeError("{}: ignore_index must be an integer, got {!r}".format(name, ignore_index))
+        if edge:
+            raise ValueError("{}: edge=True (edge labels for BCELoss) is not supported; "
+                             "remove `edge` from the dataset config".format(name))
+        self.mode = mode
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.img_channels = img_channels
+        self.transforms = build_compose(transforms, img_channels, name)
+        self._warned_binary = False
+
+    def _resolve_list(self, path):
+        """A list path as given if it exists, else relative to dataset_root."""
+        for candidate in (path, os.path.join(self.dataset_root, path)):
+            if os.path.isfile(candidate):
+                return candidate
+        raise UserError("{}: list file '{}' not found (looked as given and under dataset_root '{}'); "
+                        "fix `{}_path`".format(type(self).__name__, path, self.dataset_root, self.mode))
+
+    def _require_samples(self, source):
+        if not self.file_list:
+            raise UserError("{}: no {} samples found in '{}'; add samples or fix the path".format(
+                type(self).__name__, self.mode, source))
+
+    def __len__(self):
+        return len(self.file_list)
+
+    def __getitem__(self, idx):
+        img, label, fov, img_path = self.load_raw(idx)
+        return self._pack(img, label, fov, img_path)
+
+    def load_raw(self, idx):
+        """Sample `idx` before transforms (labels checked, ignore_index outside the FOV).
+
+        Returns:
+            tuple: img (H, W, C) float32 RGB, label (H, W) int64 or None, fov (H, W) uint8 or None, img_path.
+        """
+        sample = self.file_list[idx]
+        img = read_image(sample.img, self.img_channels)
+        label = fov = None
+        if sample.fov is not None:
+            fov = read_fov(sample.fov)
+            check_same_size(sample.img, img, sample.fov, fov)
+        if sample.label is not None:
+            label = self._read_checked_label(sample)
+            check_same_size(sample.img, img, sample.label, label)
+            if fov is not None:
+                label[fov == 0] = self.ignore_index
+        return img, label, fov, sample.img
+
+    def _read_checked_label(self, sample):
+        raw = F.read_label(sample.label)
+        if sample.label_is_mask:
+            return (raw > 0).astype(np.int64)
+        values = label_values(raw)
+        check_label_values(sample.label, values, self.num_classes, self.ignore_index)
+        self._warn_if_binary_255(sample.label, values)
+        return raw.astype(np.int64)
+
+    def _warn_if_binary_255(self, path, values):
+        """0/255-only labels pass the value check when ignore_index is 255, but are usually a mistake."""
+        if self._warned_binary or self.ignore_index != 255 or set(values.tolist()) != {0, 255}:
+            return
+        self._warned_binary = True
+        logger.warning("{}: label '{}' holds only 0 and 255 (= ignore_index): if 255 marks the foreground, "
+                       "convert labels to 0/1 (tools/prepare_drive.py does for DRIVE)".format(
+                           type(self).__name__, path))
+
+    def _pack(self, img, label, fov, img_path):
+        """Run the transforms with PaddleSeg's label rule (val: label untouched, shape (1, H, W))."""
+        data = {"img": img, "trans_info": [], "gt_fields": []}
+        if self.mode == "val":
+            data = self.transforms(data)
+            for key, value in (("label", label), ("fov", fov)):
+                if value is not None:
+                    data[key] = value[np.newaxis]
+        else:
+            for key, value in (("label", label), ("fov", fov)):
+                if value is not None:
+                    data[key] = value
+                    data["gt_fields"].append(key)
+            data = self.transforms(data)
+        data["img_path"] = img_path
+        return data
+
+
+@manager.DATASETS.add_component
+class SegDataset(Dataset):
+    """PaddleSeg's alias name of `Dataset` (`type: SegDataset`); identical behaviour."""
+
+
+def check_root(owner, dataset_root):
+    """Return `dataset_root` if it is an existing directory, else raise UserError."""
+    if not isinstance(dataset_root, str) or not os.path.isdir(dataset_root):
+        raise UserError("{}: dataset_root '{}' does not exist or is not a directory; "
+                        "set `dataset_root` to the folder holding the data".format(owner, dataset_root))
+    return dataset_root
+
+
+def build_compose(transforms, img_channels, owner):
+    """Wrap a list of transform objects (or None) in `Compose`; an existing Compose is used as is."""
+    if transforms is None:
+        transforms = []
+    if isinstance(transforms, Compose):
+        return transforms
+    if not isinstance(transforms, (list, tuple)):
+        raise TypeError("{}: transforms must be a list of transforms, got {}".format(
+            owner, type(transforms).__name__))
+    return Compose(list(transforms), to_rgb=True, img_channels=img_channels)
+
+
+def read_file_list(list_path, dataset_root, separator=" ", mode="train"):
+    """Parse a list file into `Sample`s, checking every referenced file exists.
+
+    Args:
+        list_path (str): The list file.
+        dataset_root (str|None): Relative entries are joined to it.
+        separator (str): Field separator; whitespace means any run of whitespace.
+        mode (str): 'test' allows lines with the image only.
+
+    Returns:
+        list[Sample]
+    """
+    with open(list_path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    samples = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            samples.append(_parse_line(line, separator, mode, "{}:{}".format(list_path, number), dataset_root))
+    return samples
+
+
+def _parse_line(line, separator, mode, where, dataset_root):
+    fields = line.split() if separator.isspace() else [f.strip() for f in line.strip().split(separator)]
+    min_fields = 1 if mode == "test" else 2
+    if not min_fields <= len(fields) <= 3 or not all(fields):
+        raise UserError("{}: expected 'image label [fov]' separated by {!r}{}, got {!r}".format(
+            where, separator, " (label optional in test mode)" if mode == "test" else "", line))
+    paths = [os.path.join(dataset_root or "", field) for field in fields]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise UserError("{}: file '{}' does not exist; fix the line or dataset_root".format(where, path))
+    return Sample(*(paths + [None] * (3 - len(paths))))
+
+
+def read_image(path, img_channels=3):
+    """Read an image as float32 RGB HWC (HW1 when img_channels is 1)."""
+    img = F.read_image(path, img_channels)
+    return np.ascontiguousarray(img[:, :, ::-1]) if img_channels == 3 else img
+
+
+def read_fov(path):
+    """Read a field-of-view mask as HW uint8, 1 where the file is nonzero."""
+    return (F.read_label(path) > 0).astype(np.uint8)
+
+
+def label_values(label):
+    """Sorted distinct values of an integer label (bincount for uint8: cheap per sample)."""
+    if label.dtype == np.uint8:
+        return np.flatnonzero(np.bincount(label.ravel(), minlength=256))
+    return np.unique(label)
+
+
+def check_label_values(path, values, num_classes, ignore_index):
+    """Raise UserError if `values` has anything outside [0, num_classes) and ignore_index."""
+    bad = [int(v) for v in values if not (0 <= v < num_classes or v == ignore_index)]
+    if not bad:
+        return
+    hint = ""
+    if set(int(v) for v in values) <= {0, 255}:
+        hint = "; labels look like 0/255 masks: convert them to 0/1 (tools/prepare_drive.py does for DRIVE)"
+    raise UserError("label '{}' has values {} outside 0..{} and ignore_index {}{}".format(
+        path, bad[:10], num_classes - 1, ignore_index, hint))
+
+
+def check_same_size(img_path, img, other_path, other):
+    """Raise UserError if an image and its label / FOV differ in height or width."""
+    if img.shape[:2] != other.shape[:2]:
+        raise UserError("size mismatch: image '{}' is {}x{} (WxH) but '{}' is {}x{}".format(
+            img_path, img.shape[1], img.shape[0], other_path, other.shape[1], other.shape[0]))

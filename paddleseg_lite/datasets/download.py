@@ -1,0 +1,174 @@
+"""Fetch a named dataset (DRIVE, STARE, ...) when its dataset_root is missing.
+
+Called by the named datasets in `vessels.py` before they look for files. It never hangs a
+non-interactive run: without an explicit opt-in (env `PADDLESEG_LITE_DOWNLOAD=1`, or "yes" at an
+interactive prompt) it raises a one-line UserError saying where the data goes and how to get it.
+Downloads resume from a `.part` file (HTTP Range), are checked against Content-Length and as a zip,
+and are extracted into a temporary folder that is renamed into place only when complete.
+"""
+import http.client
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
+
+# PaddleSeg's release archives; tests and mirrors may replace entries.
+URLS = {
+    "DRIVE": "https://bj.bcebos.com/paddleseg/dataset/drive/drive.zip",
+    "STARE": "https://bj.bcebos.com/paddleseg/dataset/stare/stare.zip",
+    "CHASEDB1": "https://bj.bcebos.com/paddleseg/dataset/chase_db1/chase_db1.zip",
+    "HRF": "https://bj.bcebos.com/paddleseg/dataset/hrf/hrf.zip",
+}
+ENV_OPT_IN = "PADDLESEG_LITE_DOWNLOAD"
+CHUNK = 1 << 16
+
+
+def ensure_dataset(name, dataset_root, extra_hint=""):
+    """Return `dataset_root`, downloading the named dataset into it first if it is missing.
+
+    Args:
+        name (str): A key of `URLS`, e.g. 'DRIVE'.
+        dataset_root (str): Where the data lives (or goes).
+        extra_hint (str): Appended to the "not found" message (e.g. other ways to get the data).
+
+    Returns:
+        str: dataset_root, now an existing directory.
+    """
+    if os.path.isdir(dataset_root):
+        return dataset_root
+    url = URLS[name]
+    if not _download_allowed(name, dataset_root, url):
+        raise UserError("{} data not found at '{}': set {}=1 to download {} there, or unzip it so that "
+                        "'{}' holds train_list.txt{}".format(name, dataset_root, ENV_OPT_IN, url,
+                                                            dataset_root, extra_hint))
+    download_and_extract(url, dataset_root)
+    return dataset_root
+
+
+def _download_allowed(name, dataset_root, url):
+    choice = os.environ.get(ENV_OPT_IN, "").strip().lower()
+    if choice in ("1", "yes", "true"):
+        return True
+    if choice in ("0", "no", "false") or os.environ.get("CI") or not _stdin_is_tty():
+        return False
+    answer = input("{} not found at '{}'. Download {} into it? [y/N] ".format(name, dataset_root, url))
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _stdin_is_tty():
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def download_and_extract(url, dataset_root):
+    """Download the zip at `url` (resumable) and extract it atomically as `dataset_root`.
+
+    A zip holding a single top-level folder has that folder's content become dataset_root.
+    """
+    dataset_root = os.path.abspath(dataset_root)
+    parent = os.path.dirname(dataset_root)
+    os.makedirs(parent, exist_ok=True)
+    part = dataset_root + ".zip.part"
+    download(url, part)
+    try:
+        _check_zip(part, url)
+        extract_atomically(part, dataset_root)
+    except UserError:
+        os.remove(part)
+        raise
+    os.remove(part)
+    logger.info("Dataset extracted to {}".format(dataset_root))
+
+
+def download(url, part):
+    """Fetch `url` into `part`, resuming an existing partial file with an HTTP Range request."""
+    have = os.path.getsize(part) if os.path.exists(part) else 0
+    request = urllib.request.Request(url, headers={"Range": "bytes={}-".format(have)} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # nothing left to fetch
+            return
+        raise UserError("download of {} failed: HTTP {} {}".format(url, err.code, err.reason))
+    except (urllib.error.URLError, OSError) as err:
+        raise UserError("download of {} failed: {}; check the network and run again".format(url, err))
+    with response:
+        resumed = response.status == 206
+        expected = _expected_total(response, have if resumed else 0)
+        got = _stream(response, part, "ab" if resumed else "wb", have if resumed else 0, expected)
+    if expected is not None and got != expected:
+        raise UserError("download of {} is incomplete ({} of {} bytes, kept in '{}'); run again to "
+                        "resume".format(url, got, expected, part))
+
+
+def _expected_total(response, offset):
+    length = response.headers.get("Content-Length")
+    return offset + int(length) if length is not None else None
+
+
+def _stream(response, part, file_mode, done, total):
+    """Copy the response body into `part`, drawing a progress bar on stderr; return the final size."""
+    with open(part, file_mode) as f:
+        while True:
+            try:
+                chunk = response.read(CHUNK)
+            except (OSError, ValueError, http.client.HTTPException):  # connection dropped: the size check reports it
+                break
+            if not chunk:
+                break
+            f.write(chunk)
+            done += len(chunk)
+            _progress(done, total)
+    sys.stderr.write("\n")
+    return done
+
+
+def _progress(done, total):
+    if total:
+        filled = int(30 * done / total)
+        bar = "=" * filled + ">" + "." * (30 - filled)
+        sys.stderr.write("\r[{}] {:5.1f}% {:.1f}/{:.1f} MB".format(bar[:31], 100.0 * done / total,
+                                                                  done / 1e6, total / 1e6))
+    else:
+        sys.stderr.write("\r{:.1f} MB".format(done / 1e6))
+    sys.stderr.flush()
+
+
+def _check_zip(path, url):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+    except zipfile.BadZipFile:
+        broken = "(not a zip)"
+    if broken is not None:
+        raise UserError("download of {} is not a valid zip ({}); it was deleted, run again".format(url, broken))
+
+
+def extract_atomically(zip_path, dataset_root):
+    """Extract `zip_path` into a temporary folder beside dataset_root, then rename it into place."""
+    parent = os.path.dirname(os.path.abspath(dataset_root))
+    tmp = tempfile.mkdtemp(prefix=".extract-", dir=parent)
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            _check_members(archive, zip_path)
+            archive.extractall(tmp)
+        entries = [e for e in os.listdir(tmp) if e != "__MACOSX"]
+        single = os.path.join(tmp, entries[0]) if len(entries) == 1 else None
+        os.rename(single if single and os.path.isdir(single) else tmp, dataset_root)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)
+
+
+def _check_members(archive, zip_path):
+    for name in archive.namelist():
+        if name.startswith("/") or ".." in name.replace("\\", "/").split("/"):
+            raise UserError("zip '{}' has an unsafe member path '{}'; refusing to extract".format(zip_path, name))

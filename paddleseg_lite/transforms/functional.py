@@ -1,0 +1,370 @@
+"""Pure numpy/OpenCV helpers behind the registered transforms.
+
+`transforms.py` (the ops a YAML `transforms:` list names) draws the random
+parameters and calls these functions; nothing here draws random numbers or
+modifies its inputs. Images are HWC (or HW) arrays, labels HW integer arrays.
+"""
+import struct
+
+import cv2
+import numpy as np
+
+from paddleseg_lite.utils.errors import UserError
+
+# dtypes OpenCV's resize/warpAffine/remap accept as they are.
+_CV2_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+
+# PIL's ImageFilter.SMOOTH kernel, used as the "degenerate" image of Sharpness.
+_SMOOTH_KERNEL = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], np.float64) / 13.0
+
+
+# ----------------------------------------------------------------------------- reading files
+
+def read_image(path, channels):
+    """Read an image file as float32 with OpenCV (BGR order for 3 channels).
+
+    Args:
+        path (str): The image file.
+        channels (int): 1 reads grayscale, 3 reads colour.
+
+    Returns:
+        np.ndarray: (H, W, channels) float32.
+
+    Raises:
+        UserError: the file is missing or OpenCV cannot decode it.
+    """
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    img = _imread(path, flag, "image")
+    if img.ndim == 2:
+        img = img[:, :, np.newaxis]
+    return img.astype(np.float32)
+
+
+def read_label(path):
+    """Read a label (or mask) file as an HW integer array of stored values.
+
+    Single-channel PNG/TIF/BMP files give their pixel values. A palette
+    ('P' mode) PNG gives its palette indices (OpenCV decodes palettes to
+    colours, so the colours are mapped back through the file's PLTE chunk).
+    A colour-decoded file whose three channels are equal (e.g. a GIF) gives
+    that gray value.
+
+    Args:
+        path (str): The label file.
+
+    Returns:
+        np.ndarray: (H, W) integer array (uint8 or uint16 as stored).
+
+    Raises:
+        UserError: missing/unreadable file, or a colour image that is not a
+            palette PNG.
+    """
+    label = _imread(path, cv2.IMREAD_UNCHANGED, "label")
+    if label.ndim == 2:
+        return label
+    rgb = label[:, :, 2::-1] if label.shape[2] >= 3 else label[:, :, :1]
+    palette = png_palette(path)
+    if palette is not None:
+        return _palette_indices(rgb, palette, path)
+    if np.all(rgb == rgb[:, :, :1]):
+        return np.ascontiguousarray(rgb[:, :, 0])
+    raise UserError("Label file {} is a colour image; labels must be single-channel class ids "
+                    "(gray or palette PNG). Convert it, e.g. to a PNG of class indices.".format(path))
+
+
+def _imread(path, flag, what):
+    if not isinstance(path, str):
+        raise UserError("Expected a file path or a numpy array for the {}, got {}.".format(
+            what, type(path).__name__))
+    img = cv2.imread(path, flag)
+    if img is None:
+        raise UserError("Cannot read {} file {}: it is missing or not an image OpenCV can decode. "
+                        "Check the path in the file list.".format(what, path))
+    return img
+
+
+def png_palette(path):
+    """Return the palette of a palette-mode PNG as an (N, 3) uint8 RGB array, else None."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos, color_type = 8, None
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            color_type = body[9]
+        elif kind == b"PLTE" and color_type == 3:
+            return np.frombuffer(body, np.uint8).reshape(-1, 3)
+        elif kind in (b"IDAT", b"IEND"):
+            return None
+        pos += 12 + length
+    return None
+
+
+def _palette_indices(rgb, palette, path):
+    """Map decoded RGB pixels back to the first palette index with that colour."""
+    codes = _pack_rgb(palette)
+    order = np.argsort(codes, kind="stable")
+    unique_codes, first = np.unique(codes[order], return_index=True)
+    pixel_codes = _pack_rgb(rgb)
+    pos = np.clip(np.searchsorted(unique_codes, pixel_codes), 0, len(unique_codes) - 1)
+    if not np.all(unique_codes[pos] == pixel_codes):
+        raise UserError("Label file {} has colours that are not in its palette; save it as a "
+                        "palette PNG or as single-channel class ids.".format(path))
+    return order[first][pos].astype(np.uint8)
+
+
+def _pack_rgb(rgb):
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+# ----------------------------------------------------------------------------- geometry
+
+def _cv2_call(fn, arr, *args, **kwargs):
+    """Run an OpenCV geometric function on `arr`, keeping its dtype and channel axis.
+
+    Integer dtypes OpenCV does not support (int32, int64, ...) are processed as
+    float64, which holds them exactly under NEAREST interpolation.
+    """
+    dtype = arr.dtype
+    work = arr if dtype.type in _CV2_DTYPES else arr.astype(
+        np.uint8 if dtype == np.bool_ else np.float64)
+    out = fn(work, *args, **kwargs)
+    if arr.ndim == 3 and out.ndim == 2:
+        out = out[:, :, np.newaxis]
+    return out.astype(dtype, copy=False)
+
+
+def resize(arr, size, interp=cv2.INTER_LINEAR):
+    """Resize to `size` = (w, h) with an OpenCV interpolation flag."""
+    return _cv2_call(cv2.resize, arr, (int(size[0]), int(size[1])), interpolation=interp)
+
+
+def rescale_size(img_size, target_size):
+    """Size (w, h) that fits `img_size` into `target_size` keeping the aspect ratio.
+
+    The scale is min(max(target)/max(img), min(target)/min(img)) and each side
+    is rounded.
+
+    Returns:
+        tuple: ([w, h], scale).
+    """
+    scale = min(max(target_size) / max(img_size), min(target_size) / min(img_size))
+    return [int(round(side * scale)) for side in img_size], scale
+
+
+def resize_long(arr, long_size, interp=cv2.INTER_LINEAR):
+    """Resize so that the longer side equals `long_size` (other side rounded)."""
+    h, w = arr.shape[:2]
+    scale = float(long_size) / max(h, w)
+    return resize(arr, (int(round(w * scale)), int(round(h * scale))), interp)
+
+
+def resize_short(arr, short_size, max_size, interp=cv2.INTER_LINEAR):
+    """Resize so the shorter side equals `short_size`, unless the longer side would exceed `max_size`."""
+    h, w = arr.shape[:2]
+    scale = float(short_size) / min(h, w)
+    if max(h, w) * scale > max_size:
+        scale = float(max_size) / max(h, w)
+    return resize(arr, (int(round(w * scale)), int(round(h * scale))), interp)
+
+
+def pad(arr, pad_h, pad_w, value):
+    """Pad `pad_h` rows at the bottom and `pad_w` columns at the right with a constant."""
+    widths = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (arr.ndim - 2)
+    return np.pad(arr, widths, mode="constant", constant_values=np.asarray(value).astype(arr.dtype))
+
+
+def crop(arr, top, left, h, w):
+    """Return a contiguous copy of the (h, w) window at (top, left)."""
+    return arr[top:top + h, left:left + w].copy()
+
+
+def horizontal_flip(arr):
+    """Mirror left-right (a new array)."""
+    return arr[:, ::-1].copy()
+
+
+def vertical_flip(arr):
+    """Mirror top-bottom (a new array)."""
+    return arr[::-1].copy()
+
+
+def _border_value(arr, value):
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    return (float(value),) * min(channels, 4)
+
+
+def warp_affine(arr, matrix, size, interp, fill):
+    """Apply a 2x3 affine `matrix` onto a canvas of `size` = (w, h); outside pixels get `fill`."""
+    return _cv2_call(cv2.warpAffine, arr, matrix, (int(size[0]), int(size[1])), flags=interp,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=_border_value(arr, fill))
+
+
+def rotation_matrix(h, w, angle):
+    """Matrix and canvas size (w, h) that rotate an h x w image by `angle` degrees without cropping.
+
+    The rotation is about (w // 2, h // 2) and the canvas grows to
+    int(h*sin + w*cos) x int(h*cos + w*sin), as in PaddleSeg.
+    """
+    cx, cy = w // 2, h // 2
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    new_w, new_h = int(h * sin + w * cos), int(h * cos + w * sin)
+    matrix[0, 2] += new_w / 2 - cx
+    matrix[1, 2] += new_h / 2 - cy
+    return matrix, (new_w, new_h)
+
+
+def elastic_maps(h, w, displacements):
+    """Sampling maps for an elastic deformation from a coarse displacement grid.
+
+    Args:
+        h (int): Image height.
+        w (int): Image width.
+        displacements (np.ndarray): (2, g, g) x/y displacements in pixels on a
+            coarse grid, upsampled bicubically to every pixel.
+
+    Returns:
+        tuple: (map_x, map_y), each (h, w) float32 source coordinates.
+    """
+    dx = cv2.resize(displacements[0].astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(displacements[1].astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
+    return grid_x + dx, grid_y + dy
+
+
+def remap(arr, map_x, map_y, interp, fill):
+    """Sample `arr` at (map_x, map_y); coordinates outside the image get `fill`."""
+    return _cv2_call(cv2.remap, arr, map_x, map_y, interp, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=_border_value(arr, fill))
+
+
+# ----------------------------------------------------------------------------- photometric
+
+def normalize(img, mean, std):
+    """Return (img / 255 - mean) / std as float32."""
+    return ((img.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+
+
+def to_uint8(img):
+    """Round and clip to a uint8 image (values outside 0..255 saturate)."""
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def pil_gray(img):
+    """PIL's 'L' conversion (ITU-R 601-2 luma, fixed point) of a uint8 HWC image, as (H, W, 1)."""
+    if img.shape[2] == 1:
+        return img
+    rgb = img.astype(np.int64)
+    luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+    return luma.astype(np.uint8)[:, :, np.newaxis]
+
+
+def blend(degenerate, img, factor):
+    """PIL ImageEnhance: degenerate + factor * (img - degenerate), clipped and truncated to uint8.
+
+    Computed in float32 like Pillow's Image.blend, so results match Pillow's bit for bit.
+    """
+    diff = (img.astype(np.int32) - degenerate).astype(np.float32)
+    out = degenerate.astype(np.float32) + np.float32(factor) * diff
+    return np.floor(np.clip(out, 0, 255)).astype(np.uint8)
+
+
+def adjust_brightness(img, factor):
+    """PIL ImageEnhance.Brightness on a uint8 HWC image."""
+    return blend(np.zeros_like(img), img, factor)
+
+
+def adjust_contrast(img, factor):
+    """PIL ImageEnhance.Contrast: blend with the rounded mean of the grayscale image."""
+    mean = int(pil_gray(img).mean() + 0.5)
+    return blend(np.full_like(img, mean), img, factor)
+
+
+def adjust_saturation(img, factor):
+    """PIL ImageEnhance.Color: blend with the grayscale image (a no-op for 1 channel)."""
+    gray = np.broadcast_to(pil_gray(img), img.shape)
+    return blend(gray, img, factor)
+
+
+def adjust_sharpness(img, factor):
+    """PIL ImageEnhance.Sharpness: blend with PIL's SMOOTH filter result (1-pixel border kept)."""
+    smooth = img.copy()
+    if img.shape[0] > 2 and img.shape[1] > 2:
+        filtered = cv2.filter2D(img.astype(np.float64), -1, _SMOOTH_KERNEL,
+                                borderType=cv2.BORDER_REPLICATE)
+        if filtered.ndim == 2:
+            filtered = filtered[:, :, np.newaxis]
+        smooth[1:-1, 1:-1] = to_uint8(filtered[1:-1, 1:-1])
+    return blend(smooth, img, factor)
+
+
+def adjust_hue(img, delta):
+    """PIL-style hue shift: H (0..255 scale) += delta, truncated and wrapped, of a uint8 RGB image."""
+    hsv = rgb_to_hsv(img)
+    hue = np.trunc(hsv[..., 0].astype(np.float64) + delta).astype(np.int64) % 256
+    hsv[..., 0] = hue.astype(np.uint8)
+    return hsv_to_rgb(hsv)
+
+
+def rgb_to_hsv(img):
+    """PIL's RGB -> HSV conversion, every channel on a 0..255 scale (uint8 in, uint8 out)."""
+    rgb = img.astype(np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    maxc, minc = rgb.max(axis=2), rgb.min(axis=2)
+    grey = maxc == minc
+    span = np.where(grey, np.float32(1), maxc - minc)
+    rc, gc, bc = (maxc - r) / span, (maxc - g) / span, (maxc - b) / span
+    h = np.where(r == maxc, bc - gc, np.where(g == maxc, 2.0 + rc.astype(np.float64) - bc,
+                                              4.0 + gc.astype(np.float64) - rc))
+    h = np.fmod(h.astype(np.float32).astype(np.float64) / 6.0 + 1.0, 1.0).astype(np.float32)
+    s = span / np.where(maxc > 0, maxc, np.float32(1))
+    hsv = np.empty(img.shape, np.uint8)
+    hsv[..., 0] = np.where(grey, 0, np.clip((h.astype(np.float64) * 255.0).astype(np.int64), 0, 255))
+    hsv[..., 1] = np.where(grey, 0, np.clip((s.astype(np.float64) * 255.0).astype(np.int64), 0, 255))
+    hsv[..., 2] = maxc.astype(np.uint8)
+    return hsv
+
+
+def hsv_to_rgb(hsv):
+    """PIL's HSV -> RGB conversion (uint8 in, uint8 out)."""
+    h, s, v = (hsv[..., k].astype(np.float64) for k in range(3))
+    sector = np.floor(h * 6.0 / 255.0)
+    fs = (h * 6.0 / 255.0 - sector).astype(np.float32) * s.astype(np.float32)
+    fs = fs.astype(np.float64)
+    p, q, t = (np.clip(np.floor(v * x + 0.5), 0, 255).astype(np.uint8)
+               for x in (1.0 - s / 255.0, 1.0 - fs / 255.0, 1.0 - (s - fs) / 255.0))
+    v8 = hsv[..., 2]
+    choices = [(v8, t, p), (q, v8, p), (p, v8, t), (p, q, v8), (t, p, v8), (v8, p, q)]
+    sector = sector.astype(np.int64) % 6
+    rgb = np.empty(hsv.shape, np.uint8)
+    for channel in range(3):
+        rgb[..., channel] = np.select([sector == k for k in range(6)],
+                                      [choice[channel] for choice in choices])
+    grey = hsv[..., 1] == 0
+    rgb[grey] = v8[grey][:, np.newaxis]
+    return rgb
+
+
+def clahe(img, clip_limit, tile_grid_size):
+    """Contrast-limited adaptive histogram equalisation of a uint8 image.
+
+    One channel is equalised directly; three channels are equalised on the
+    L channel of CIE Lab, so colours (and gray images) keep their hue.
+
+    Returns:
+        np.ndarray: uint8, the same shape as `img`.
+    """
+    op = cv2.createCLAHE(clipLimit=float(clip_limit), tileGridSize=(tile_grid_size, tile_grid_size))
+    if img.shape[2] == 1:
+        return op.apply(img[:, :, 0])[:, :, np.newaxis]
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
+    lab[:, :, 0] = op.apply(lab[:, :, 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)

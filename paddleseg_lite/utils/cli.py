@@ -1,0 +1,68 @@
+"""Helpers shared by the thin tools/*.py command-line programs."""
+import random
+import sys
+
+import numpy as np
+import paddle
+
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
+
+
+def run(main):
+    """Call `main()`; a UserError becomes one `error: ...` line on stderr and exit code 2."""
+    try:
+        main()
+    except UserError as e:
+        sys.stderr.write("error: {}\n".format(e))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+
+
+def set_device(device):
+    """Select the device; 'gpu' falls back to CPU (with a log line) when CUDA is unavailable."""
+    if device == "gpu" and not (paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
+        logger.info("--device gpu: no CUDA GPU available (paddle compiled with CUDA: {}), using cpu".format(
+            paddle.is_compiled_with_cuda()))
+        device = "cpu"
+    if device == "gpu":
+        device = "gpu:{}".format(paddle.distributed.ParallelEnv().dev_id)
+    paddle.set_device(device)
+    return device
+
+
+def set_seed(seed):
+    """Seed paddle, numpy and random (only when a seed is given, as PaddleSeg)."""
+    if seed is not None:
+        paddle.seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+
+
+def add_inference_args(parser):
+    """The flags val.py and predict.py share: augmentation and sliding-window inference."""
+    parser.add_argument("--scales", nargs="+", type=float, default=1.0, help="scales for augmented inference")
+    parser.add_argument("--flip_horizontal", action="store_true", help="add horizontally flipped inference")
+    parser.add_argument("--flip_vertical", action="store_true", help="add vertically flipped inference")
+    parser.add_argument("--is_slide", action="store_true", help="sliding-window inference")
+    parser.add_argument("--crop_size", nargs=2, type=int, default=None, help="window size W H for --is_slide")
+    parser.add_argument("--stride", nargs=2, type=int, default=None, help="window stride W H for --is_slide")
+    parser.add_argument("--mirror_pad", action="store_true",
+                        help="reflect-pad image borders before sliding (U-Net overlap-tile)")
+
+
+def inference_config(args, test_config, aug_flag):
+    """Merge the shared flags into cfg.test_config as PaddleSeg does (only when their switch is on)."""
+    config = dict(test_config)
+    if getattr(args, aug_flag):
+        config.update(aug_eval=True, scales=args.scales, flip_horizontal=args.flip_horizontal,
+                      flip_vertical=args.flip_vertical)
+    if args.is_slide:
+        if not args.crop_size or not args.stride:
+            raise UserError("--is_slide needs --crop_size W H and --stride W H")
+        config.update(is_slide=True, crop_size=args.crop_size, stride=args.stride)
+    if args.mirror_pad:
+        config["mirror_pad"] = True
+    return config

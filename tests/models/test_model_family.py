@@ -1,0 +1,64 @@
+"""AttentionUNet, ResUNet, UNetPlusPlus: shapes at odd sizes, gradient flow, deep supervision."""
+import numpy as np
+import paddle
+import pytest
+
+from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.models import AttentionUNet, ResUNet, UNetPlusPlus
+
+SIZES = [(32, 32), (37, 29), (48, 64)]
+FAMILY = [(AttentionUNet, {}), (ResUNet, {}), (UNetPlusPlus, {}), (UNetPlusPlus, {'deep_supervision': True})]
+
+
+@pytest.mark.parametrize('cls, kwargs', FAMILY)
+def test_output_shapes_and_gradients(cls, kwargs):
+    paddle.seed(0)
+    model = cls(num_classes=2, in_channels=3, base_channels=4, **kwargs)
+    assert manager.MODELS[cls.__name__] is cls
+    heads = 4 if kwargs.get('deep_supervision') else 1
+    model.eval()
+    for h, w in SIZES[:2]:
+        logits = model(paddle.randn([1, 3, h, w]))
+        assert isinstance(logits, list) and len(logits) == heads
+        assert all(list(lg.shape) == [1, 2, h, w] for lg in logits)
+    model.train()
+    h, w = SIZES[2]
+    logits = model(paddle.randn([2, 3, h, w]))
+    assert all(list(lg.shape) == [2, 2, h, w] for lg in logits)
+    sum((lg ** 2).mean() for lg in logits).backward()
+    trainable = [p for p in model.parameters() if not p.stop_gradient]
+    missing = [p.name for p in trainable if p.grad is None]
+    assert not missing
+    assert all(np.isfinite(p.grad.numpy()).all() for p in trainable)
+
+
+def test_unetplusplus_deep_supervision_first_logit_is_the_full_depth_head():
+    paddle.seed(0)
+    model = UNetPlusPlus(num_classes=2, base_channels=4, deep_supervision=True)
+    model.eval()
+    x = paddle.randn([1, 3, 32, 32])
+    logits = model(x)
+    columns = model._columns(x)
+    np.testing.assert_allclose(logits[0].numpy(), model.heads[0](columns[4][0]).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits[3].numpy(), model.heads[3](columns[1][0]).numpy(), rtol=1e-5, atol=1e-6)
+    plain = UNetPlusPlus(num_classes=2, base_channels=4)
+    assert len(plain.heads) == 1 and len(plain.state_dict()) == len(model.state_dict()) - 6
+
+
+def test_attention_gate_scales_the_skip():
+    model = AttentionUNet(num_classes=2, base_channels=4)
+    gate = model.decode.up_sample_list[0].gate
+    gate.eval()
+    skip = paddle.randn([1, 32, 5, 5])
+    gated = gate(paddle.randn([1, 32, 5, 5]), skip).numpy()
+    ratio = gated / skip.numpy()
+    assert ((ratio > 0) & (ratio < 1)).all()  # a sigmoid attention coefficient per pixel
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :1], ratio.shape), rtol=1e-4)  # shared over channels
+
+
+@pytest.mark.parametrize('cls', [AttentionUNet, ResUNet, UNetPlusPlus])
+def test_bad_arguments_name_the_model(cls):
+    with pytest.raises(ValueError, match=cls.__name__):
+        cls(num_classes=0)
+    with pytest.raises(TypeError, match='base_channels'):
+        cls(num_classes=2, base_channels='8')

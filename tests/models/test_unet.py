@@ -1,0 +1,122 @@
+"""UNet: PaddleSeg key names/order, parameter count, shapes at odd sizes, gradient flow."""
+import numpy as np
+import paddle
+import pytest
+
+from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.models import UNet
+
+SIZES = [(32, 32), (37, 29), (48, 64)]
+
+
+def _conv_bn_keys(prefix):
+    return [prefix + s for s in ('_conv.weight', '_conv.bias', '_batch_norm.weight', '_batch_norm.bias',
+                                 '_batch_norm._mean', '_batch_norm._variance')]
+
+
+def paddleseg_unet_keys():
+    """The 112 state_dict keys of PaddleSeg's UNet (use_deconv=False), in order."""
+    keys = _conv_bn_keys('encode.double_conv.0.') + _conv_bn_keys('encode.double_conv.1.')
+    for i in range(4):
+        keys += _conv_bn_keys('encode.down_sample_list.%d.1.' % i) + _conv_bn_keys('encode.down_sample_list.%d.2.' % i)
+    for i in range(4):
+        for j in range(2):
+            keys += _conv_bn_keys('decode.up_sample_list.%d.double_conv.%d.' % (i, j))
+    return keys + ['cls.weight', 'cls.bias', 'conv.weight', 'conv.bias']
+
+
+# (in, out) of the 18 ConvBNReLU layers, from the seed's shape table (base 64).
+UNET_CONVS = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512),
+              (512, 512), (512, 512), (1024, 256), (256, 256), (512, 128), (128, 128), (256, 64), (64, 64),
+              (128, 64), (64, 64)]
+
+
+@pytest.fixture(scope='module')
+def unet64():
+    return UNet(num_classes=2)
+
+
+def test_key_list_matches_paddleseg(unet64):
+    keys = list(unet64.state_dict().keys())
+    assert len(keys) == 112
+    assert keys == paddleseg_unet_keys()
+
+
+def test_shapes_and_parameter_count_match_table(unet64):
+    state = unet64.state_dict()
+    assert list(state['encode.double_conv.0._conv.weight'].shape) == [64, 3, 3, 3]
+    assert list(state['encode.down_sample_list.3.2._conv.weight'].shape) == [512, 512, 3, 3]
+    assert list(state['decode.up_sample_list.0.double_conv.0._conv.weight'].shape) == [256, 1024, 3, 3]
+    assert list(state['cls.weight'].shape) == [2, 64, 3, 3]
+    trainable = sum(9 * i * o + o + 2 * o for i, o in UNET_CONVS) + 9 * 64 * 2 + 2
+    bn_statistics = sum(2 * o for _, o in UNET_CONVS)  # Paddle stores _mean/_variance as frozen parameters
+    assert (trainable, bn_statistics) == (13396418, 7936)
+    params = unet64.parameters()
+    assert sum(int(p.numel()) for p in params if not p.stop_gradient) == trainable
+    assert sum(int(p.numel()) for p in params) == trainable + bn_statistics
+
+
+def test_conv_is_an_alias_of_cls(unet64):
+    state = unet64.state_dict()
+    assert unet64.conv is unet64.cls
+    assert state['conv.weight'] is state['cls.weight']
+
+
+def test_registered():
+    assert manager.MODELS['UNet'] is UNet
+
+
+@pytest.mark.parametrize('use_deconv', [False, True])
+def test_output_shapes_at_odd_sizes(use_deconv):
+    model = UNet(num_classes=3, base_channels=4, use_deconv=use_deconv)
+    model.eval()
+    for h, w in SIZES:
+        logits = model(paddle.randn([2, 3, h, w]))
+        assert isinstance(logits, list) and len(logits) == 1
+        assert list(logits[0].shape) == [2, 3, h, w]
+
+
+def test_deconv_keys():
+    model = UNet(num_classes=2, base_channels=8, use_deconv=True)
+    state = model.state_dict()
+    assert len(state) == 120
+    assert list(state['decode.up_sample_list.0.deconv.weight'].shape) == [64, 16, 2, 2]
+    assert list(state['decode.up_sample_list.0.double_conv.0._conv.weight'].shape) == [32, 64 + 16, 3, 3]
+
+
+def test_every_parameter_gets_a_gradient():
+    paddle.seed(0)
+    model = UNet(num_classes=2, base_channels=4, in_channels=1)
+    model.train()
+    logits = model(paddle.randn([2, 1, 37, 29]))[0]
+    (logits ** 2).mean().backward()
+    trainable = [p for p in model.parameters() if not p.stop_gradient]
+    assert len(trainable) == 18 * 4 + 2
+    for param in trainable:
+        assert param.grad is not None, param.name
+        assert np.isfinite(param.grad.numpy()).all()
+    assert float(model.encode.double_conv[0]._conv.weight.grad.abs().sum()) > 0
+
+
+def test_align_corners_changes_output():
+    paddle.seed(1)
+    model = UNet(num_classes=2, base_channels=4)
+    model.eval()
+    x = paddle.randn([1, 3, 37, 29])
+    a = model(x)[0].numpy()
+    for up in model.decode.up_sample_list:
+        up.align_corners = True
+    assert not np.allclose(a, model(x)[0].numpy())
+
+
+@pytest.mark.parametrize('kwargs, error', [
+    ({'num_classes': 0}, ValueError), ({'num_classes': 2.5}, TypeError), ({'num_classes': 2, 'in_channels': 0}, ValueError),
+    ({'num_classes': 2, 'base_channels': 1, 'use_deconv': True}, ValueError)])
+def test_bad_arguments(kwargs, error):
+    with pytest.raises(error, match='UNet'):
+        UNet(**kwargs)
+
+
+def test_too_small_input_is_a_clear_error():
+    with pytest.raises(ValueError, match='at least 16x16'):
+        UNet(num_classes=2, base_channels=4)(paddle.randn([1, 3, 8, 40]))
