@@ -62,9 +62,8 @@ def double_conv(in_channels, out_channels):
 
 def resize_to(x, ref, align_corners):
     """Bilinearly resize `x` to the spatial size of `ref` (a no-op when equal)."""
-    same = list(x.shape[2:]) == list(ref.shape[2:])
-    if same and min(x.shape[2:]) > 0:  # -1 (unknown, static export) always resizes
-        return x
+    if paddle.in_dynamic_mode() and list(x.shape[2:]) == list(ref.shape[2:]):
+        return x  # static graphs (export) always resize: sizes are unknown there
     return F.interpolate(x, size=paddle.shape(ref)[2:], mode='bilinear', align_corners=align_corners)
 
 
@@ -81,12 +80,14 @@ def check_model_args(name, num_classes, in_channels, base_channels, min_base=1):
 def check_input_size(name, x, factor):
     """Raise ValueError when H or W of `x` is below `factor` (the total downsampling).
 
-    Unknown (-1) sizes, as in static-graph export, are not checked.
+    Not checked in static graphs (export), where sizes are unknown.
     """
+    if not paddle.in_dynamic_mode():
+        return
     h, w = x.shape[2], x.shape[3]
-    if 0 < min(h, w) < factor:
+    if min(h, w) < factor:
         raise ValueError("{}: input is {}x{} but must be at least {}x{} (the model downsamples "
-                         "{} times); pad or resize the image.".format(name, h, w, factor, factor, factor))
+                         "by {}); pad or resize the image.".format(name, h, w, factor, factor, factor))
 
 
 def maybe_sync_batchnorm(model):

@@ -57,7 +57,7 @@ class UNetPlusPlus(nn.Layer):
             x = block(x if i == 0 else self.pool(x))
             encoder.append(x)
         columns = [encoder]
-        for j, level in enumerate(self.nested, start=1):
+        for j, level in zip(range(1, 5), self.nested):
             column = []
             for i, block in enumerate(level):
                 up = resize_to(columns[j - 1][i + 1], encoder[i], self.align_corners)

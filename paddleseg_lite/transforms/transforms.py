@@ -2,8 +2,8 @@
 
 Datasets build a `Compose` of these ops and call it on a sample dict
 (`img`, `label`, `fov`, `gt_fields`, `trans_info`; see docs/DESIGN.md). Every op
-takes the dict and returns a new dict holding new arrays: inputs are never
-modified in place. Geometric ops move `img` and every key in `gt_fields`
+takes the dict and returns a new dict; every array it changes is a new array,
+so inputs are never modified in place. Geometric ops move `img` and every key in `gt_fields`
 together (NEAREST for the gt_fields; padding fills `label` with
 `label_padding_value` and other gt_fields such as `fov` with 0). Random draws
 use Python `random` and `np.random` where PaddleSeg does, so seeding both makes
@@ -43,7 +43,7 @@ def _check_number(owner, name, value, low=None, high=None, low_open=False):
         raise TypeError("{}: {} must be a number, got {!r}.".format(owner, name, value))
     too_low = low is not None and (value <= low if low_open else value < low)
     if too_low or (high is not None and value > high):
-        bounds = "{}{}, {}]".format("(" if low_open else "[", low, "inf" if high is None else high)
+        bounds = "{}{}, {}".format("(" if low_open else "[", low, "inf)" if high is None else "{}]".format(high))
         raise ValueError("{}: {} must be in {}, got {}.".format(owner, name, bounds, value))
     return float(value)
 
@@ -672,5 +672,6 @@ class CLAHE:
         if work.shape[2] not in (1, 3):
             raise UserError("CLAHE: needs a 1- or 3-channel image, got shape {}.".format(img.shape))
         out = dict(data)
-        out["img"] = F.clahe(work, self.clip_limit, self.tile_grid_size).reshape(img.shape).astype(np.float32)
+        equalised = F.clahe(work, self.clip_limit, self.tile_grid_size)
+        out["img"] = equalised.reshape(img.shape).astype(np.float32)
         return out

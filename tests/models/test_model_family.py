@@ -4,7 +4,7 @@ import paddle
 import pytest
 
 from paddleseg_lite.cvlibs import manager
-from paddleseg_lite.models import AttentionUNet, ResUNet, UNetPlusPlus
+from paddleseg_lite.models import AttentionUNet, ResUNet, UNet, UNetPlusPlus
 
 SIZES = [(32, 32), (37, 29), (48, 64)]
 FAMILY = [(AttentionUNet, {}), (ResUNet, {}), (UNetPlusPlus, {}), (UNetPlusPlus, {'deep_supervision': True})]
@@ -62,3 +62,16 @@ def test_bad_arguments_name_the_model(cls):
         cls(num_classes=0)
     with pytest.raises(TypeError, match='base_channels'):
         cls(num_classes=2, base_channels='8')
+
+
+@pytest.mark.parametrize('cls, kwargs', [(UNet, {'use_deconv': True}), (UNetPlusPlus, {'deep_supervision': True})])
+def test_static_export_with_dynamic_sizes_matches_dygraph(cls, kwargs, tmp_path):
+    model = cls(num_classes=2, base_channels=4, **kwargs)
+    model.eval()
+    x = paddle.randn([1, 3, 37, 29])
+    expected = model(x)[0].numpy()
+    spec = [paddle.static.InputSpec([None, 3, None, None], 'float32')]
+    paddle.jit.save(paddle.jit.to_static(model, input_spec=spec, full_graph=True), str(tmp_path / 'model'))
+    out = paddle.jit.load(str(tmp_path / 'model'))(x)
+    out = out[0] if isinstance(out, (list, tuple)) else out
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)

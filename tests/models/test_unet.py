@@ -110,7 +110,8 @@ def test_align_corners_changes_output():
 
 
 @pytest.mark.parametrize('kwargs, error', [
-    ({'num_classes': 0}, ValueError), ({'num_classes': 2.5}, TypeError), ({'num_classes': 2, 'in_channels': 0}, ValueError),
+    ({'num_classes': 0}, ValueError), ({'num_classes': 2.5}, TypeError),
+    ({'num_classes': 2, 'in_channels': 0}, ValueError),
     ({'num_classes': 2, 'base_channels': 1, 'use_deconv': True}, ValueError)])
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error, match='UNet'):

@@ -257,7 +257,8 @@ def test_functional_enhance_hand_values():
     # PIL luma: (100*19595 + 50*38470 + 200*7471 + 32768) >> 16 = 82.
     np.testing.assert_array_equal(gray, [[82, 10]])
     mean = int(gray.mean() + 0.5)  # 46
-    np.testing.assert_array_equal(F.adjust_contrast(img, 0.5)[0, 1], [np.floor(mean + 0.5 * (10 - mean))] * 3)
+    expected = np.floor(mean + 0.5 * (10 - mean))
+    np.testing.assert_array_equal(F.adjust_contrast(img, 0.5)[0, 1], [expected] * 3)
     np.testing.assert_array_equal(F.adjust_saturation(img, 0.0)[0, 0], [82, 82, 82])
     np.testing.assert_array_equal(F.adjust_saturation(img[:, 1:], 1.7), img[:, 1:])  # gray is fixed
     red = np.array([[[255, 0, 0]]], np.uint8)

@@ -3,7 +3,6 @@
 Built from `loss: {types: [{type: DiceLoss}], coef: [1]}`; called by the
 trainer as `loss(logits, label)`.
 """
-import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
