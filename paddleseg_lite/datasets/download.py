@@ -42,6 +42,9 @@ def ensure_dataset(name, dataset_root, extra_hint=""):
     """
     if os.path.isdir(dataset_root):
         return dataset_root
+    if os.path.exists(dataset_root):
+        raise UserError("{}: dataset_root '{}' is a file, not a folder; point it at the data folder".format(
+            name, dataset_root))
     url = URLS[name]
     if not _download_allowed(name, dataset_root, url):
         raise UserError("{} data not found at '{}': set {}=1 to download {} there, or unzip it so that "

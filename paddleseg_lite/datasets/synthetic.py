@@ -143,19 +143,31 @@ class _Tree:
 
 
 def _paint(rng, xx, yy, dist, fov, radius, disc, coverage):
-    """Background colour, illumination, optic disc, darker vessels, texture and noise -> uint8 RGB."""
+    """Background colour, illumination, optic disc, darker vessels and spots, texture, noise -> uint8 RGB."""
     h, w = dist.shape
     base = np.array([rng.uniform(170, 215), rng.uniform(70, 100), rng.uniform(25, 45)], np.float32)
     tilt = rng.uniform(0, 2 * math.pi)
     gradient = rng.uniform(0.12, 0.28) * ((xx - w / 2) * math.cos(tilt) + (yy - h / 2) * math.sin(tilt)) / radius
     illumination = (1.0 + gradient) * (1.0 - 0.35 * np.clip(dist, 0, 1) ** 2)
-    texture = cv2.resize(rng.normal(0, 0.06, (6, 6)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    texture = cv2.resize(rng.normal(0, 0.08, (6, 6)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     img = base * (illumination + texture)[..., None]
     disc_glow = np.exp(-((xx - disc[0]) ** 2 + (yy - disc[1]) ** 2) / (2 * (0.09 * radius) ** 2))
     img += np.array([55, 60, 35], np.float32) * disc_glow[..., None]
-    contrast = rng.uniform(0.3, 0.45)
+    contrast = rng.uniform(0.22, 0.38)
     img *= 1.0 - contrast * coverage[..., None] * np.array([0.75, 1.0, 0.9], np.float32)
-    img += rng.normal(0, rng.uniform(4, 8), img.shape)
+    img *= 1.0 - 0.3 * _spots(rng, xx, yy, dist)[..., None]
+    img += rng.normal(0, rng.uniform(5, 10), img.shape)
     img = cv2.GaussianBlur(img.astype(np.float32), (3, 3), 0.6)
     img *= fov[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _spots(rng, xx, yy, dist):
+    """A few small dark blobs (unlabelled distractors, like haemorrhages), HW float32 in [0, 1]."""
+    spots = np.zeros(dist.shape, np.float32)
+    radius = max(dist.shape) / 96
+    for _ in range(int(rng.integers(2, 6))):
+        x, y = rng.uniform(0, dist.shape[1]), rng.uniform(0, dist.shape[0])
+        size = radius * rng.uniform(0.8, 1.8)
+        spots = np.maximum(spots, np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * size ** 2)))
+    return spots

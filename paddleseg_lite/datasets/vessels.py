@@ -25,8 +25,6 @@ from paddleseg_lite.datasets.download import ensure_dataset
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 
-_PREPARE_HINT = "; from the original DRIVE.zip run `python tools/prepare_drive.py --src DRIVE.zip --out {}`"
-
 
 class VesselDataset(Dataset):
     """Base of the named vessel datasets: PaddleSeg's arguments plus our extras.
@@ -44,14 +42,14 @@ class VesselDataset(Dataset):
     IGNORE_INDEX = 255
     IMG_CHANNELS = 3
     DEFAULT_ROOT = None
+    MISSING_HINT = ""  # appended to the "data not found" error; may use {root}
 
     def __init__(self, dataset_root=None, transforms=None, edge=False, mode="train"):
         self._setup(mode, transforms, self.NUM_CLASSES, self.IGNORE_INDEX, self.IMG_CHANNELS, edge)
         root = dataset_root if dataset_root is not None else self.DEFAULT_ROOT
         if not isinstance(root, str):
             raise TypeError("{}: dataset_root must be a path string, got {!r}".format(type(self).__name__, root))
-        hint = _PREPARE_HINT.format(root) if type(self).__name__ == "DRIVE" else ""
-        self.dataset_root = ensure_dataset(type(self).__name__, root, hint)
+        self.dataset_root = ensure_dataset(type(self).__name__, root, self.MISSING_HINT.format(root=root))
         self.file_list = self._collect_samples()
         self._require_samples(self.dataset_root)
 
@@ -81,6 +79,8 @@ class DRIVE(VesselDataset):
             last 20% of the ids; on the archive: none (val = test split).
     """
     DEFAULT_ROOT = "data/DRIVE"
+    MISSING_HINT = ("; from the original DRIVE.zip run `python tools/prepare_drive.py --src DRIVE.zip "
+                    "--out {root}` or set dataset_root to its extracted folder")
 
     def __init__(self, dataset_root=None, transforms=None, edge=False, mode="train", val_ids=None):
         self.val_ids = _normalize_ids(val_ids)

@@ -123,3 +123,44 @@ def test_make_synthetic_data_matches_dataset(tmp_path):
 def test_make_synthetic_data_bad_size(tmp_path):
     with pytest.raises(UserError, match="image_size must be"):
         make_synthetic_data.main(["--save_dir", str(tmp_path), "--size", "4"])
+
+
+check_data = _tool("check_data")
+
+
+def _write_config(tmp_path, text):
+    path = tmp_path / "cfg.yml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_check_data_reports_stats_and_normalize(tmp_path, capsys):
+    cfg = _write_config(tmp_path, "train_dataset: {type: SyntheticVessels, mode: train, num_samples: 3, "
+                                  "image_size: 32}\nval_dataset: {type: SyntheticVessels, mode: val, "
+                                  "num_samples: 2, image_size: 32}\n")
+    check_data.main(["--config", cfg])
+    out = capsys.readouterr().out
+    assert "== train_dataset: SyntheticVessels (3 samples, mode train, 3 checked)" in out
+    assert "image sizes (WxH): 32x32 (3)" in out and "255 (ignore):" in out and "FOV coverage:" in out
+    mean_line = [line for line in out.splitlines() if line.strip().startswith("mean: [")][0]
+    mean = [float(v) for v in mean_line.split("[")[1].rstrip("]").split(",")]
+    ds = SyntheticVessels(mode="train", num_samples=3, image_size=32)
+    pixels = np.concatenate([img[fov == 1] for img, _, fov, _ in (ds.load_raw(i) for i in range(3))]) / 255
+    assert np.allclose(mean, pixels.mean(axis=0), atol=1e-4)
+    assert "inside the FOV" in out
+
+
+def test_check_data_lists_bad_samples_and_fails(tmp_path, capsys):
+    root = tmp_path / "d"
+    (root / "img").mkdir(parents=True)
+    for name, value in (("ok", 1), ("bad", 7)):
+        cv2.imwrite(str(root / "img" / (name + ".png")), np.full((8, 8, 3), 100, np.uint8))
+        cv2.imwrite(str(root / "img" / (name + "_l.png")), np.full((8, 8), value, np.uint8))
+    (root / "train.txt").write_text("img/ok.png img/ok_l.png\nimg/bad.png img/bad_l.png\n")
+    cfg = _write_config(tmp_path, "train_dataset: {{type: Dataset, mode: train, dataset_root: {}, num_classes: 2, "
+                                  "transforms: [], train_path: train.txt}}\n".format(root))
+    with pytest.raises(UserError, match=r"1 sample\(s\) have problems"):
+        check_data.main(["--config", cfg])
+    out = capsys.readouterr().out
+    assert "problem: label '" in out and "bad_l.png' has values [7]" in out
+    assert "classes [0] never appear" in out and "all pixels" in out
