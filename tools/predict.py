@@ -31,10 +31,10 @@ def main(argv=None):
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
     image_list, image_dir = get_image_list(args.image_path)
-    model = cfg.model
-    load_entire_model(model, args.model_path)
     test_config = cli.inference_config(args, cfg.test_config, "aug_pred")
     test_config.pop("auc_roc", None)
+    model = cfg.model
+    load_entire_model(model, args.model_path)
     predict(model, cfg.val_transforms, image_list, image_dir, save_dir=args.save_dir, save_prob=args.save_prob,
             custom_color=args.custom_color, **test_config)
 

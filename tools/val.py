@@ -29,11 +29,11 @@ def main(argv=None):
     args = parse_args(argv)
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
-    model = cfg.model
-    load_entire_model(model, args.model_path)
     test_config = cli.inference_config(args, cfg.test_config, "aug_eval")
     if args.auc_roc:
         test_config["auc_roc"] = True
+    model = cfg.model
+    load_entire_model(model, args.model_path)
     evaluate(model, cfg.val_dataset, num_workers=args.num_workers, save_dir=args.save_dir, **test_config)
 
 

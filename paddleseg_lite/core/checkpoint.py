@@ -3,23 +3,29 @@
     save_dir/iter_N/model.pdparams   model state_dict (PaddleSeg-compatible)
     save_dir/iter_N/model.pdopt      optimizer state_dict (includes the LR scheduler)
     save_dir/iter_N/model.pdstates   {'iter', 'best_metric', 'best_iter', 'metric_name', 'seed',
-                                      'mIoU', 'Acc' (when evaluated), 'scaler' (AMP)}
+                                      'worse_count', the evaluation's metrics, 'scaler' (AMP)}
     save_dir/best_model/             the same files for the best evaluation so far
 
-A checkpoint directory is filled under a temporary name and renamed into place, so a killed process
-never leaves a partial `iter_N/` or `best_model/` behind.
+A checkpoint directory is filled under a temporary name (`.tmp-<name>-<hex>`) and renamed into place,
+so a killed process never leaves a partial `iter_N/` or `best_model/` behind. Replacing an existing
+directory moves the old one aside first (`.tmp-<name>-<hex>.old`); `recover` puts it back if the process
+died between the two renames, and removes other leftovers.
 """
 import glob
+import hashlib
 import os
 import re
 import shutil
 import uuid
 
+import numpy as np
 import paddle
 
+from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 
 FILES = ("model.pdparams", "model.pdopt", "model.pdstates")
+_TMP = re.compile(r"\.tmp-(.+)-[0-9a-f]{8}(\.old)?")
 
 
 def _fsync_dir(path):
@@ -49,6 +55,20 @@ def write_dir(target, objects):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def recover(save_dir):
+    """Clean up after a killed writer: restore a moved-aside directory whose replacement never
+    arrived, and delete every other temporary directory."""
+    for path in sorted(glob.glob(os.path.join(save_dir, ".tmp-*"))):
+        match = _TMP.fullmatch(os.path.basename(path))
+        if not match:
+            continue
+        target = os.path.join(save_dir, match.group(1))
+        if match.group(2) and not os.path.exists(target):
+            os.replace(path, target)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def iter_of(path):
     """The iteration number of a `.../iter_N` directory, or None."""
     match = re.fullmatch(r"iter_(\d+)", os.path.basename(os.path.normpath(path)))
@@ -56,42 +76,44 @@ def iter_of(path):
 
 
 def is_complete(path):
-    return all(os.path.isfile(os.path.join(path, f)) for f in FILES)
+    return all(os.path.isfile(os.path.join(path, f)) for f in FILES[:2])
 
 
-def latest(save_dir):
-    """The newest complete `iter_N` directory under save_dir, or None."""
+def candidates(save_dir):
+    """The complete `iter_N` directories under save_dir, newest first."""
     found = [(iter_of(p), p) for p in glob.glob(os.path.join(save_dir, "iter_*")) if iter_of(p) is not None]
-    complete = [item for item in found if is_complete(item[1])]
-    return max(complete)[1] if complete else None
+    return [p for _, p in sorted(found, reverse=True) if is_complete(p)]
 
 
 def _load(path, what):
     try:
-        return paddle.load(path)
+        obj = paddle.load(path)
     except Exception as e:  # paddle raises many types for a corrupt file
-        raise UserError("Cannot read {} {}: {} ({}). Delete it or resume from another checkpoint.".format(
-            what, path, type(e).__name__, str(e).splitlines()[0] if str(e) else "corrupt file"))
+        detail = str(e).splitlines()[0] if str(e) else "corrupt file"
+        raise UserError("Cannot read the {} {}: {} ({}). Delete the checkpoint or resume from another "
+                        "one".format(what, path, type(e).__name__, detail[:200]))
+    if not isinstance(obj, dict):
+        raise UserError("Cannot read the {} {}: it holds a {}, not a dict. Delete the checkpoint or resume "
+                        "from another one".format(what, path, type(obj).__name__))
+    return obj
 
 
-def load_dir(path, save_dir=None):
-    """Load a checkpoint directory for resuming.
-
-    Args:
-        path (str): `save_dir/iter_N`, or 'auto' for the newest complete one in save_dir.
+def load_dir(path):
+    """Load the checkpoint directory `path` (save_dir/iter_N) for resuming.
 
     Returns:
-        tuple: (model_state, optimizer_state, states dict, directory).
+        tuple: (model_state, optimizer_state, states dict, path).
+
+    Raises:
+        UserError: a missing directory or file, or a file that cannot be read.
     """
-    if path == "auto":
-        path = latest(save_dir)
-        if path is None:
-            return None
     if not os.path.isdir(path):
-        raise UserError("--resume_model {}: directory not found (expected e.g. output/iter_500, or 'auto')".format(path))
+        raise UserError("--resume_model {}: directory not found (expected e.g. output/iter_500, or "
+                        "'auto')".format(path))
     missing = [f for f in FILES[:2] if not os.path.isfile(os.path.join(path, f))]
     if missing:
-        raise UserError("--resume_model {}: missing {}; it is not a complete checkpoint".format(path, ", ".join(missing)))
+        raise UserError("--resume_model {}: missing {}; it is not a complete checkpoint".format(
+            path, ", ".join(missing)))
     model_state = _load(os.path.join(path, "model.pdparams"), "model weights")
     opt_state = _load(os.path.join(path, "model.pdopt"), "optimizer state")
     states_path = os.path.join(path, "model.pdstates")
@@ -100,3 +122,28 @@ def load_dir(path, save_dir=None):
     if states["iter"] is None:
         raise UserError("--resume_model {}: cannot tell the iteration (name it iter_N)".format(path))
     return model_state, opt_state, states, path
+
+
+def load_latest(save_dir):
+    """The newest checkpoint of save_dir that loads (`--resume_model auto`), or None.
+
+    Unreadable checkpoints are skipped with a warning.
+    """
+    for path in candidates(save_dir):
+        try:
+            return load_dir(path)
+        except UserError as e:
+            logger.warning("--resume_model auto: skipping {}: {}".format(path, e))
+    return None
+
+
+def checksum(state_dict):
+    """A short hex digest of a state dict's names and exact array contents."""
+    digest = hashlib.sha256()
+    for name in sorted(k for k, v in state_dict.items() if hasattr(v, "shape")):
+        value = state_dict[name]
+        array = np.ascontiguousarray(value.numpy() if hasattr(value, "numpy") else np.asarray(value))
+        digest.update(name.encode())
+        digest.update(str(array.dtype).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]

@@ -5,6 +5,10 @@ global generator from `(seed, epoch, index)` before running the transforms, so a
 depends on nothing else: not on the number of workers, on prefetching, or on where a resumed run
 started. `EpochBatchSampler` shuffles with a generator keyed by `(seed, epoch)`, shards the order over
 ranks, and can start in the middle of an epoch.
+
+With `num_workers=0` batches are loaded in the calling thread (`MainThreadLoader`): Paddle's
+single-process DataLoader prefetches in a background thread that shares the global random state with
+the main thread and, left blocked when a loop stops early, aborts the interpreter at exit.
 """
 import random
 
@@ -45,17 +49,19 @@ class EpochBatchSampler(paddle.io.Sampler):
         shuffle (bool): Shuffle each epoch.
         rank (int), world_size (int): This process's shard.
         start_iter (int): Global iterations already done; the sampler skips them.
+        end_iter (int): The sampler stops after this global iteration.
     """
 
-    def __init__(self, num_samples, batch_size, seed=0, shuffle=True, rank=0, world_size=1, start_iter=0):
+    def __init__(self, num_samples, batch_size, seed=0, shuffle=True, rank=0, world_size=1, start_iter=0,
+                 end_iter=0):
         self.num_samples, self.batch_size = num_samples, batch_size
         self.seed, self.shuffle = seed, shuffle
         self.rank, self.world_size = rank, world_size
         self.iters_per_epoch = num_samples // world_size // batch_size
-        self.start_iter = start_iter
+        self.start_iter, self.end_iter = start_iter, end_iter
 
     def __len__(self):
-        return self.iters_per_epoch
+        return max(self.end_iter - self.start_iter, 0)
 
     def epoch_batches(self, epoch):
         order = np.arange(self.num_samples)
@@ -66,10 +72,12 @@ class EpochBatchSampler(paddle.io.Sampler):
                 for b in range(self.iters_per_epoch)]
 
     def __iter__(self):
-        """Endless: epoch after epoch, starting at `start_iter`."""
+        """Epoch after epoch, from `start_iter` up to `end_iter`."""
         epoch, skip = divmod(self.start_iter, self.iters_per_epoch)
-        while True:
-            for batch in self.epoch_batches(epoch)[skip:]:
+        remaining = len(self)
+        while remaining > 0:
+            for batch in self.epoch_batches(epoch)[skip:skip + remaining]:
+                remaining -= 1
                 yield batch
             epoch, skip = epoch + 1, 0
 
@@ -84,8 +92,25 @@ def collate(samples):
     return batch
 
 
+class MainThreadLoader:
+    """Batches of `dataset` as Paddle's DataLoader returns them, loaded in the calling thread."""
+
+    def __init__(self, dataset, batch_sampler):
+        self.dataset, self.batch_sampler = dataset, batch_sampler
+
+    def __len__(self):
+        return len(self.batch_sampler)
+
+    def __iter__(self):
+        for indices in self.batch_sampler:
+            batch = collate([self.dataset[i] for i in indices])
+            yield {k: paddle.to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+
+
 def build_loader(dataset, batch_sampler, num_workers):
-    """A paddle DataLoader over `(epoch, index)` batches."""
+    """Batches over `batch_sampler`: in this thread (num_workers 0) or from worker processes."""
+    if num_workers == 0:
+        return MainThreadLoader(dataset, batch_sampler)
     return paddle.io.DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate,
                                 num_workers=num_workers, return_list=True)
 

@@ -59,7 +59,7 @@ def _sum_over_ranks(array):
 
 
 def _reduce(evaluator):
-    """Sum the counts of every rank into `evaluator` (and gather the per-image records)."""
+    """Sum the counts of every rank into `evaluator` and gather the per-image records in dataset order."""
     if paddle.distributed.get_world_size() < 2:
         return evaluator
     for cm in evaluator.confusion.values():
@@ -67,9 +67,10 @@ def _reduce(evaluator):
     for hist in evaluator.auc.values():
         hist.counts = _sum_over_ranks(hist.counts)
     evaluator.has_fov = bool(_sum_over_ranks(np.array([int(evaluator.has_fov)]))[0])
-    gathered = []
+    gathered, world_size = [], paddle.distributed.get_world_size()
     paddle.distributed.all_gather_object(gathered, evaluator.per_image)
-    evaluator.per_image = [record for records in gathered for record in records]
+    # rank r evaluated images r, r + world_size, ...: interleave back into dataset order
+    evaluator.per_image = [gathered[i % world_size][i // world_size] for i in range(sum(map(len, gathered)))]
     return evaluator
 
 

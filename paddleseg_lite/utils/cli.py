@@ -22,7 +22,8 @@ def run(main):
 
 
 def set_device(device):
-    """Select the device; 'gpu' falls back to CPU (with a log line) when CUDA is unavailable."""
+    """Select the device ('gpu' falls back to CPU, with a log line, when CUDA is unavailable) and, under
+    `paddle.distributed.launch`, join the process group."""
     if device == "gpu" and not (paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
         logger.info("--device gpu: no CUDA GPU available (paddle compiled with CUDA: {}), using cpu".format(
             paddle.is_compiled_with_cuda()))
@@ -30,6 +31,8 @@ def set_device(device):
     if device == "gpu":
         device = "gpu:{}".format(paddle.distributed.ParallelEnv().dev_id)
     paddle.set_device(device)
+    if paddle.distributed.get_world_size() > 1 and not paddle.distributed.is_initialized():
+        paddle.distributed.init_parallel_env()
     return device
 
 
