@@ -7,22 +7,19 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite.core.predict import get_image_list, predict  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.models import load_entire_model  # noqa: E402
 from paddleseg_lite.utils import cli  # noqa: E402
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Model prediction")
-    p.add_argument("--config", required=True, help="the YAML config file")
-    p.add_argument("--model_path", required=True, help="weights file, e.g. output/best_model/model.pdparams")
+    cli.add_model_args(p)
     p.add_argument("--image_path", required=True, help="an image, a directory, or a .txt list of images")
     p.add_argument("--save_dir", default="./output/result", help="where predictions are written")
-    p.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
     p.add_argument("--aug_pred", action="store_true", help="predict with --scales / flips")
     p.add_argument("--custom_color", nargs="+", type=int, default=None, help="RGB triplets for the classes")
     p.add_argument("--save_prob", action="store_true", help="also write foreground probability maps")
-    p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
     cli.add_inference_args(p)
+    cli.add_engine_args(p, default_precision="auto")
     return p.parse_args(argv)
 
 
@@ -33,8 +30,7 @@ def main(argv=None):
     image_list, image_dir = get_image_list(args.image_path)
     test_config = cli.inference_config(args, cfg.test_config, "aug_pred")
     test_config.pop("auc_roc", None)
-    model = cfg.model
-    load_entire_model(model, args.model_path)
+    model = cli.load_model(cfg, args)
     predict(model, cfg.val_transforms, image_list, image_dir, save_dir=args.save_dir, save_prob=args.save_prob,
             custom_color=args.custom_color, **test_config)
 

@@ -7,21 +7,18 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite.core.val import evaluate  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.models import load_entire_model  # noqa: E402
 from paddleseg_lite.utils import cli  # noqa: E402
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Model evaluation")
-    p.add_argument("--config", required=True, help="the YAML config file")
-    p.add_argument("--model_path", required=True, help="weights file, e.g. output/best_model/model.pdparams")
+    cli.add_model_args(p)
     p.add_argument("--num_workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
     p.add_argument("--aug_eval", action="store_true", help="evaluate with --scales / flips")
     p.add_argument("--auc_roc", action="store_true", help="also report AUC-ROC (as test_config.auc_roc)")
     p.add_argument("--save_dir", default=None, help="write per_image_metrics.csv here")
-    p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
     cli.add_inference_args(p)
+    cli.add_engine_args(p, default_precision="fp32")
     return p.parse_args(argv)
 
 
@@ -32,8 +29,7 @@ def main(argv=None):
     test_config = cli.inference_config(args, cfg.test_config, "aug_eval")
     if args.auc_roc:
         test_config["auc_roc"] = True
-    model = cfg.model
-    load_entire_model(model, args.model_path)
+    model = cli.load_model(cfg, args)
     evaluate(model, cfg.val_dataset, num_workers=args.num_workers, save_dir=args.save_dir, **test_config)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import paddle
 
 from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.cpu import setup_cpu_threads
 from paddleseg_lite.utils.errors import UserError
 
 
@@ -31,6 +32,7 @@ def set_device(device):
     if device == "gpu":
         device = "gpu:{}".format(paddle.distributed.ParallelEnv().dev_id)
     paddle.set_device(device)
+    setup_cpu_threads()
     if paddle.distributed.get_world_size() > 1 and not paddle.distributed.is_initialized():
         paddle.distributed.init_parallel_env()
     return device
@@ -42,6 +44,43 @@ def set_seed(seed):
         paddle.seed(seed)
         np.random.seed(seed)
         random.seed(seed)
+
+
+def add_model_args(parser):
+    """The flags val.py and predict.py share to build and load a model."""
+    parser.add_argument("--config", required=True, help="the YAML config file")
+    parser.add_argument("--model_path", required=True, help="weights file, e.g. output/best_model/model.pdparams")
+    parser.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
+    parser.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
+
+
+def add_engine_args(parser, default_precision):
+    """--engine / --precision: run the model in dygraph or through Paddle Inference (oneDNN on CPU)."""
+    parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference"],
+                        help="auto: Paddle Inference on CPU (several times faster), dygraph on GPU")
+    parser.add_argument("--precision", default=default_precision, choices=["fp32", "bf16", "auto"],
+                        help="Paddle Inference precision on CPU (auto: bf16 when the CPU has native bf16); "
+                             "fp32 gives exactly the dygraph predictions")
+
+
+def load_model(cfg, args):
+    """Build the config's model, load --model_path, and wrap it for the chosen --engine."""
+    from paddleseg_lite.models import load_entire_model
+    model = cfg.model
+    load_entire_model(model, args.model_path)
+    on_cpu = paddle.get_device().startswith("cpu")
+    if args.engine == "dygraph" or (args.engine == "auto" and not on_cpu):
+        return model
+    from paddleseg_lite.deploy import inference_model
+    device = "cpu" if on_cpu else "gpu"
+    if args.engine == "inference":
+        return inference_model(model, device=device, precision=args.precision)
+    try:
+        return inference_model(model, device=device, precision=args.precision)
+    except Exception as e:  # export of an unusual model can fail: dygraph still works
+        logger.warning("--engine auto: Paddle Inference unavailable ({}: {}); using dygraph".format(
+            type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+        return model
 
 
 def add_inference_args(parser):

@@ -107,3 +107,14 @@ def test_bad_weights_or_flags_are_one_line_errors(tmp_path, capsys, weights, wei
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_inference_engine_gives_the_dygraph_metrics(weights, log_lines, tmp_path):
+    run_val(weights, "--engine", "dygraph", "--auc_roc", "--save_dir", tmp_path / "dy")
+    run_val(weights, "--engine", "inference", "--precision", "fp32", "--auc_roc", "--save_dir", tmp_path / "pi")
+    lines = [line for line in log_lines if line.startswith("[EVAL] #Images")]
+    assert len(lines) == 2 and lines[0] == lines[1]
+    assert any(line.startswith("Predictor: ") and "fp32, oneDNN" in line for line in log_lines)
+    csv = [(tmp_path / d / "per_image_metrics.csv").read_text().splitlines() for d in ("dy", "pi")]
+    dice = [[row.split(",")[1:7] for row in rows[1:]] for rows in csv]
+    assert dice[0] == dice[1]

@@ -121,3 +121,28 @@ def test_bad_arguments(kwargs, error):
 def test_too_small_input_is_a_clear_error():
     with pytest.raises(ValueError, match='at least 16x16'):
         UNet(num_classes=2, base_channels=4)(paddle.randn([1, 3, 8, 40]))
+
+
+def test_seed_shape_table_at_128():
+    """The seed's table: N*3*128*128 -> encoder skips 64@128, 128@64, 256@32, 512@16, bottom 512@8,
+    decoder 256@16, 128@32, 64@64, 64@128, head num_classes@128."""
+    model = UNet(num_classes=2)
+    model.eval()
+    x = paddle.rand([1, 3, 128, 128])
+    with paddle.no_grad():
+        bottom, skips = model.encode(x)
+        assert [list(s.shape) for s in skips] == [[1, 64, 128, 128], [1, 128, 64, 64], [1, 256, 32, 32],
+                                                  [1, 512, 16, 16]]
+        assert list(bottom.shape) == [1, 512, 8, 8]
+        shapes, y = [], bottom
+        for up, skip in zip(model.decode.up_sample_list, reversed(skips)):
+            y = up(y, skip)
+            shapes.append(list(y.shape))
+        assert shapes == [[1, 256, 16, 16], [1, 128, 32, 32], [1, 64, 64, 64], [1, 64, 128, 128]]
+        assert list(model(x)[0].shape) == [1, 2, 128, 128]
+
+
+@pytest.mark.parametrize("use_deconv", [False, True])
+def test_odd_size_97x75(use_deconv):
+    model = UNet(num_classes=2, base_channels=4, use_deconv=use_deconv)
+    assert list(model(paddle.rand([2, 3, 75, 97]))[0].shape) == [2, 2, 75, 97]

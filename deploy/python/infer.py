@@ -1,0 +1,128 @@
+"""Predict images with an exported model through Paddle Inference (PaddleSeg's deploy/python/infer.py).
+
+python deploy/python/infer.py --config output/inference_model/deploy.yaml --image_path img.png
+writes save_dir/<image stem>.png pseudo-colour predictions. On CPU it uses oneDNN and, on CPUs with
+native bf16, bfloat16 (--precision fp32 forces fp32); --device gpu [--use_trt] on GPUs.
+"""
+import argparse
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from paddleseg_lite.core.predict import get_image_list  # noqa: E402
+from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
+from paddleseg_lite.deploy import Predictor, load_deploy_config  # noqa: E402
+from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
+from paddleseg_lite.transforms import Compose  # noqa: E402
+from paddleseg_lite.utils import cli, logger  # noqa: E402
+from paddleseg_lite.utils.imageio import write_palette_png  # noqa: E402
+from paddleseg_lite.utils.visual import color_map  # noqa: E402
+
+
+def str2bool(text):
+    if str(text).lower() in ("true", "1", "yes"):
+        return True
+    if str(text).lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError("expected True or False, got {!r}".format(text))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Paddle Inference prediction with an exported model")
+    p.add_argument("--config", dest="cfg", required=True, help="deploy.yaml written by tools/export.py")
+    p.add_argument("--image_path", required=True, help="an image, a directory, or a .txt list of images")
+    p.add_argument("--batch_size", type=int, default=1, help="images per run (same-size images only)")
+    p.add_argument("--save_dir", default="./output", help="where the pseudo-colour PNGs go")
+    p.add_argument("--device", choices=["cpu", "gpu"], default="gpu", help="falls back to cpu without CUDA")
+    p.add_argument("--use_trt", type=str2bool, default=False, help="TensorRT on GPU")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: bf16 on CPUs with native bf16, else fp32; fp16/int8 need a GPU")
+    p.add_argument("--min_subgraph_size", type=int, default=3, help="smallest TensorRT subgraph")
+    p.add_argument("--enable_auto_tune", type=str2bool, default=False,
+                   help="collect TensorRT dynamic shapes from the images first")
+    p.add_argument("--auto_tuned_shape_file", default="auto_tune_tmp.pbtxt", help="TensorRT dynamic-shape file")
+    p.add_argument("--cpu_threads", type=int, default=None, help="CPU math threads (default: all CPUs)")
+    p.add_argument("--enable_mkldnn", type=str2bool, default=True, help="oneDNN on CPU (default True)")
+    p.add_argument("--benchmark", type=str2bool, default=False, help="log the mean time per batch")
+    p.add_argument("--model_name", default="", help="name shown in the benchmark log")
+    p.add_argument("--with_argmax", action="store_true", help="accepted for PaddleSeg compatibility: "
+                   "predictions are always reduced to class ids")
+    p.add_argument("--print_detail", type=str2bool, default=True, help="log per-batch progress")
+    return p.parse_args(argv)
+
+
+def build_transforms(transform_cfgs):
+    """Compose the deploy.yaml transforms list."""
+    ops = [builder.build_component(t, "Deploy.transforms[{}]".format(i), manager.TRANSFORMS)
+           for i, t in enumerate(transform_cfgs)]
+    return Compose(ops)
+
+
+def restore_size(pred, trans_info):
+    """Undo Resize / Padding on an H×W class-id map (nearest), newest transform first."""
+    for op, (h, w) in reversed(trans_info):
+        if op == "resize":
+            pred = cv2.resize(pred, (int(w), int(h)), interpolation=cv2.INTER_NEAREST)
+        elif op == "padding":
+            pred = pred[:int(h), :int(w)]
+    return pred
+
+
+def to_class_ids(output, output_op):
+    """N×H×W class ids from the predictor's output (argmax already applied, or probs/logits)."""
+    return output if output_op == "argmax" else output.argmax(axis=1)
+
+
+def batches(items, size):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def predict_batch(predictor, transforms, paths):
+    """Class-id maps for `paths`, run together when their transformed sizes agree."""
+    datas = [transforms({"img": p, "trans_info": [], "gt_fields": []}) for p in paths]
+    if len({d["img"].shape for d in datas}) == 1:
+        groups = [datas]
+    else:
+        groups = [[d] for d in datas]
+    preds = []
+    for group in groups:
+        out = to_class_ids(predictor(np.stack([d["img"] for d in group])), predictor.output_op)
+        preds += [restore_size(p.astype(np.uint8), d["trans_info"]) for p, d in zip(out, group)]
+    return preds
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    images, _ = get_image_list(args.image_path)
+    if args.use_trt and args.enable_auto_tune and not os.path.isfile(args.auto_tuned_shape_file):
+        transforms = build_transforms(load_deploy_config(args.cfg)[1].get("transforms") or [])
+        tune_trt_shapes(args.cfg, (transforms({"img": p, "trans_info": [], "gt_fields": []})["img"][None]
+                                   for p in images), args.auto_tuned_shape_file)
+    predictor = Predictor(args.cfg, device=args.device, precision=args.precision, cpu_threads=args.cpu_threads,
+                          use_onednn=args.enable_mkldnn, use_trt=args.use_trt,
+                          min_subgraph_size=args.min_subgraph_size, auto_tuned_shape_file=args.auto_tuned_shape_file)
+    transforms, colors = build_transforms(predictor.transforms), color_map(256)
+    times = []
+    for i, paths in enumerate(batches(images, args.batch_size), 1):
+        tic = time.time()
+        preds = predict_batch(predictor, transforms, paths)
+        times.append(time.time() - tic)
+        for path, pred in zip(paths, preds):
+            write_palette_png(os.path.join(args.save_dir, os.path.splitext(os.path.basename(path))[0] + ".png"),
+                              pred, colors)
+        if args.print_detail:
+            logger.info("[{}/{}] {} ({:.3f} s)".format(i, -(-len(images) // args.batch_size), paths[-1], times[-1]))
+    if args.benchmark and times:
+        logger.info("{} mean time per batch: {:.4f} s over {} batches (first excluded when possible)".format(
+            args.model_name or "model", float(np.mean(times[1:] or times)), len(times)))
+    logger.info("Finish, the results are saved in {}".format(args.save_dir))
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,52 @@
+"""Export a trained model for deployment (PaddleSeg's tools/export.py flags).
+
+Writes save_dir/model.pdmodel, model.pdiparams and deploy.yaml; run them with
+deploy/python/infer.py or paddleseg_lite.deploy.Predictor.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+from paddleseg_lite.cvlibs import Config  # noqa: E402
+from paddleseg_lite.deploy import export_model  # noqa: E402
+from paddleseg_lite.deploy.export import OUTPUT_OPS  # noqa: E402
+from paddleseg_lite.models import load_entire_model  # noqa: E402
+from paddleseg_lite.utils import cli, logger  # noqa: E402
+from paddleseg_lite.utils.errors import UserError  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Export a model to a Paddle Inference model + deploy.yaml")
+    p.add_argument("--config", required=True, help="the YAML config file")
+    p.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams")
+    p.add_argument("--save_dir", default="./output/inference_model", help="where the exported files go")
+    p.add_argument("--input_shape", nargs=4, type=int, default=None, metavar=("N", "C", "H", "W"),
+                   help="fixed input shape; default [None, 3, None, None] (any batch and image size)")
+    p.add_argument("--output_op", choices=OUTPUT_OPS, default="argmax",
+                   help="post-processing in the graph: argmax (int32 class ids), softmax or none (logits)")
+    p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cli.set_device("cpu")
+    cfg = Config(args.config, opts=args.opts)
+    model = cfg.model
+    if args.model_path:
+        load_entire_model(model, args.model_path)
+    else:
+        logger.warning("--model_path not given: exporting randomly initialised weights")
+    transforms = (cfg.dic.get("val_dataset") or {}).get("transforms") or []
+    if not transforms:
+        raise UserError("{}: val_dataset.transforms is missing; deploy.yaml needs the val transforms".format(
+            args.config))
+    path = export_model(model, args.save_dir, transforms=transforms, input_shape=args.input_shape,
+                        output_op=args.output_op)
+    logger.info("The inference model is saved in {} ({})".format(args.save_dir, os.path.basename(path)))
+
+
+if __name__ == "__main__":
+    cli.run(main)
