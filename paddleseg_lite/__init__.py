@@ -1,7 +1,12 @@
 """paddleseg_lite: a small, config-driven semantic segmentation framework on PaddlePaddle."""
 __version__ = "0.1.0"
 
+import os
 import warnings
+
+# Paddle's C++ INFO lines ("New Executor is Running", ...) drown our logs; users can still set
+# GLOG_minloglevel=0 themselves. This must happen before paddle is first imported.
+os.environ.setdefault("GLOG_minloglevel", "1")
 
 # Paddle prints these on import / first BN forward; they are noise for users of this package.
 warnings.filterwarnings("ignore", message="No ccache found")

@@ -10,7 +10,9 @@ dygraph model. The old (non-PIR) executor is used because oneDNN's bilinear_inte
 Paddle 3.3. On GPU, Paddle Inference's GPU kernels or TensorRT (`use_trt=True`) are used; without a
 usable GPU it falls back to CPU with a log line.
 """
+import contextlib
 import os
+import sys
 import tempfile
 
 import numpy as np
@@ -155,6 +157,24 @@ def tune_trt_shapes(path, image_batches, shape_file, gpu_id=0):
     logger.info("TensorRT dynamic shapes written to {}".format(shape_file))
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(silence):
+    """Drop what C++ code writes to stderr meanwhile (Paddle's IR passes print statistics there even
+    with glog info disabled); Python exceptions still carry their messages."""
+    if not silence:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class Predictor:
     """An exported segmentation model run by Paddle Inference.
 
@@ -185,7 +205,8 @@ class Predictor:
                               cpu_threads=cpu_threads, use_onednn=use_onednn, use_trt=use_trt,
                               min_subgraph_size=min_subgraph_size, auto_tuned_shape_file=auto_tuned_shape_file,
                               gpu_id=gpu_id, print_detail=print_detail)
-        self._predictor = paddle_infer.create_predictor(config)
+        with _native_stderr_silenced(not print_detail):
+            self._predictor = paddle_infer.create_predictor(config)
         self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
         logger.info("Predictor: {} on {} ({}{})".format(
