@@ -425,38 +425,46 @@ class RandomPaddingCrop:
 
 # ----------------------------------------------------------------------------- flips, rotation, elastic
 
+class _RandomFlip:
+    """Apply `flip` to the image and every gt_field when `random.random() < prob`."""
+
+    flip = None
+
+    def __init__(self, prob):
+        self.prob = _check_prob(type(self).__name__, "prob", prob)
+
+    def __call__(self, data):
+        if random.random() < self.prob:
+            return _map_geometric(data, self.flip, lambda key, arr: self.flip(arr))
+        return dict(data)
+
+
 @manager.TRANSFORMS.add_component
-class RandomHorizontalFlip:
+class RandomHorizontalFlip(_RandomFlip):
     """Mirror left-right when `random.random() < prob`.
 
     Args:
         prob (float): Probability in [0, 1]. Default: 0.5.
     """
 
-    def __init__(self, prob=0.5):
-        self.prob = _check_prob("RandomHorizontalFlip", "prob", prob)
+    flip = staticmethod(F.horizontal_flip)
 
-    def __call__(self, data):
-        if random.random() < self.prob:
-            return _map_geometric(data, F.horizontal_flip, lambda key, arr: F.horizontal_flip(arr))
-        return dict(data)
+    def __init__(self, prob=0.5):
+        super().__init__(prob)
 
 
 @manager.TRANSFORMS.add_component
-class RandomVerticalFlip:
+class RandomVerticalFlip(_RandomFlip):
     """Mirror top-bottom when `random.random() < prob`.
 
     Args:
         prob (float): Probability in [0, 1]. Default: 0.1.
     """
 
-    def __init__(self, prob=0.1):
-        self.prob = _check_prob("RandomVerticalFlip", "prob", prob)
+    flip = staticmethod(F.vertical_flip)
 
-    def __call__(self, data):
-        if random.random() < self.prob:
-            return _map_geometric(data, F.vertical_flip, lambda key, arr: F.vertical_flip(arr))
-        return dict(data)
+    def __init__(self, prob=0.1):
+        super().__init__(prob)
 
 
 @manager.TRANSFORMS.add_component
