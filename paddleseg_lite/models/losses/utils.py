@@ -81,10 +81,16 @@ def prepare(loss, logits, label):
 
 
 def _check_label_values(name, label, valid, num_classes, ignore):
+    if not paddle.in_dynamic_mode():
+        return  # a static graph (core/static_train.py) checks the fed numpy labels with check_label_range
     values = paddle.masked_select(label, valid)
     if values.numel() == 0:
         return
-    low, high = int(values.min()), int(values.max())
+    check_label_range(name, int(values.min()), int(values.max()), num_classes, ignore)
+
+
+def check_label_range(name, low, high, num_classes, ignore):
+    """Raise a ValueError when the smallest/largest non-ignored label value is not a class id."""
     if low < 0 or high >= num_classes:
         bad = high if high >= num_classes else low
         hint = ("labels look like 0/255 masks: map 255 to 1" if high == 255
