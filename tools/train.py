@@ -32,6 +32,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=None, help="random seed (paddle, numpy, random, data order)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"], help="fp16 = AMP (GPU only)")
     p.add_argument("--amp_level", default="O1", choices=["O1", "O2"], help="AMP level for fp16")
+    p.add_argument("--to_static_training", action="store_true", default=None,
+                   help="CPU: run the training steps as a static graph (2-3x faster; config key to_static_training)")
     p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
     return p.parse_args(argv)
 
@@ -55,7 +57,7 @@ def main(argv=None):
           num_workers=args.num_workers, use_vdl=args.use_vdl, keep_checkpoint_max=args.keep_checkpoint_max,
           early_stop_intervals=args.early_stop_intervals, test_config=cfg.test_config,
           precision=args.precision, amp_level=args.amp_level, save_best_metric=args.save_best_metric,
-          seed=args.seed)
+          seed=args.seed, to_static_training=bool(args.to_static_training or cfg.dic.get("to_static_training")))
 
 
 if __name__ == "__main__":

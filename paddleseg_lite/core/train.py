@@ -22,6 +22,7 @@ from paddle.optimizer.lr import LRScheduler
 
 from paddleseg_lite.core import checkpoint
 from paddleseg_lite.core.loader import EpochBatchSampler, SeededDataset, build_loader
+from paddleseg_lite.core.static_train import make_static_trainer
 from paddleseg_lite.core.val import METRIC_NAMES, evaluate
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
@@ -82,6 +83,19 @@ def _batch_names(batch):
     return ", ".join(map(str, batch.get("img_path", []))) or "unknown"
 
 
+def _check_losses(values, it, batch):
+    if not all(math.isfinite(v) for v in values):
+        raise UserError("Loss became {} at iter {} (batch: {}); stopped, nothing was saved from this "
+                        "state. {}".format(values, it, _batch_names(batch), NAN_HINT))
+
+
+def static_train_step(static, batch, it):
+    """train_step as a static program (--to_static_training); the dygraph model is synced at save points."""
+    values = static.step(batch["img"], batch["label"])
+    _check_losses(values, it, batch)
+    return values
+
+
 def train_step(model, batch, losses, optimizer, amp, it):
     """One optimization step; returns the float values of the loss terms.
 
@@ -93,9 +107,7 @@ def train_step(model, batch, losses, optimizer, amp, it):
         loss_list = compute_losses(model(batch["img"]), labels, losses)
         loss = paddle.add_n(loss_list) if len(loss_list) > 1 else loss_list[0]
     values = [float(v) for v in loss_list]
-    if not all(math.isfinite(v) for v in values):
-        raise UserError("Loss became {} at iter {} (batch: {}); stopped, nothing was saved from this "
-                        "state. {}".format(values, it, _batch_names(batch), NAN_HINT))
+    _check_losses(values, it, batch)
     amp.step(loss, optimizer)
     model.clear_gradients()
     return values
@@ -211,6 +223,8 @@ def _save(run, name, states):
 
 def _eval_and_save(run, it):
     """Evaluate (all ranks), then write iter_N/ and maybe best_model/ (rank 0)."""
+    if run.static is not None:
+        run.static.sync_to(run.model, run.optimizer)
     _check_weights_finite(run.model, it)
     _average_statistics(run.model, run.world_size)
     metrics = _evaluate(run, it) if run.val_dataset is not None else {}
@@ -288,7 +302,8 @@ def _train_loop(run, net, loader, start_iter):
         it += 1
         reader_cost = time.time() - tic
         lr = run.optimizer.get_lr()
-        values = train_step(net, batch, run.losses, run.optimizer, run.amp, it)
+        values = (static_train_step(run.static, batch, it) if run.static is not None
+                  else train_step(net, batch, run.losses, run.optimizer, run.amp, it))
         _scheduler_step(run.optimizer, sum(values))
         window.add(values, time.time() - tic, reader_cost)
         if it % run.log_iters == 0 or it == run.iters:
@@ -326,7 +341,7 @@ def _sampler(train_dataset, batch_size, data_seed, start_iter, iters):
 def train(model, train_dataset, optimizer, losses, iters, batch_size, val_dataset=None, save_dir="output",
           resume_model=None, save_interval=1000, log_iters=10, num_workers=0, use_vdl=False,
           keep_checkpoint_max=5, early_stop_intervals=None, test_config=None, precision="fp32",
-          amp_level="O1", save_best_metric="mIoU", seed=None):
+          amp_level="O1", save_best_metric="mIoU", seed=None, to_static_training=False):
     """Train `model` for `iters` iterations; see tools/train.py for the meaning of each flag.
 
     Returns:
@@ -339,6 +354,8 @@ def train(model, train_dataset, optimizer, losses, iters, batch_size, val_datase
         checkpoint.recover(save_dir)
     amp = _Amp(precision, amp_level, model, optimizer)
     states = _restore(resume_model, save_dir, model, optimizer, amp)
+    # after _restore: the static program starts from the restored state (StaticTrainer.sync_from)
+    static = make_static_trainer(to_static_training, model, losses, optimizer, precision, world_size)
     start_iter = states.get("iter", 0)
     data_seed = states.get("seed", seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31))
     sampler = _sampler(train_dataset, batch_size, data_seed, start_iter, iters)
@@ -348,7 +365,8 @@ def train(model, train_dataset, optimizer, losses, iters, batch_size, val_datase
                val_dataset=val_dataset, test_config=test_config, num_workers=num_workers,
                writer=VisualWriter(save_dir if use_vdl and rank == 0 else None), save_dir=save_dir,
                tracker=_Tracker(save_best_metric, early_stop_intervals, states), amp=amp, data_seed=data_seed,
-               rank=rank, world_size=world_size, kept=collections.deque(), keep_checkpoint_max=keep_checkpoint_max)
+               rank=rank, world_size=world_size, kept=collections.deque(), keep_checkpoint_max=keep_checkpoint_max,
+               static=static)
     model.train()
     if start_iter >= iters:
         logger.info("The checkpoint is at iter {}, iters is {}: nothing left to train".format(start_iter, iters))
@@ -357,5 +375,7 @@ def train(model, train_dataset, optimizer, losses, iters, batch_size, val_datase
         metrics = _train_loop(run, _parallel(model, world_size), loader, start_iter)
     finally:
         run.writer.close()
+    if static is not None:
+        static.sync_to(model, optimizer)
     _log_checksum(model, world_size)
     return metrics

@@ -1,0 +1,192 @@
+"""core/static_train.py: static-graph training matches dygraph, state sync is exact, clear errors."""
+import numpy as np
+import paddle
+import pytest
+from paddle.base import unique_name
+
+from paddleseg_lite.core.static_train import StaticTrainer
+from paddleseg_lite.core.train import _Amp, _scheduler_step, train_step
+from paddleseg_lite.models import UNet
+from paddleseg_lite.models.losses import (BorderWeightedCELoss, CrossEntropyLoss, DiceLoss, LovaszSoftmaxLoss,
+                                          MixedLoss)
+from paddleseg_lite.utils.errors import UserError
+
+
+def _model_and_optimizer(opt):
+    paddle.seed(0)
+    model = UNet(num_classes=2, base_channels=4)
+    model.train()
+    scheduler = paddle.optimizer.lr.PolynomialDecay(0.05, decay_steps=10, end_lr=0.0, power=0.9)
+    params = model.parameters()
+    if opt == "momentum":
+        optimizer = paddle.optimizer.Momentum(scheduler, momentum=0.9, weight_decay=4e-5, parameters=params)
+    elif opt == "nesterov_clipped":
+        optimizer = paddle.optimizer.Momentum(scheduler, momentum=0.9, use_nesterov=True, parameters=params,
+                                              grad_clip=paddle.nn.ClipGradByGlobalNorm(0.1))
+    elif opt == "sgd":
+        optimizer = paddle.optimizer.SGD(scheduler, weight_decay=1e-3, parameters=params)
+    elif opt == "adamw":
+        optimizer = paddle.optimizer.AdamW(scheduler, weight_decay=0.01, parameters=params)
+    else:
+        optimizer = paddle.optimizer.Adam(scheduler, weight_decay=1e-4, parameters=params)
+    return model, optimizer
+
+
+def _losses(kind):
+    if kind == "dice":
+        return {"types": [DiceLoss()], "coef": [1.0]}
+    return {"types": [MixedLoss([CrossEntropyLoss(), DiceLoss()], [0.6, 0.4])], "coef": [1.0]}
+
+
+def _batches(n=3, size=32):
+    rng = np.random.RandomState(1)
+    out = []
+    for _ in range(n):
+        label = rng.randint(0, 2, (2, size, size)).astype("int64")
+        label[0, :2] = 255
+        out.append((rng.rand(2, 3, size, size).astype("float32"), label))
+    return out
+
+
+def _accumulators(optimizer, model):
+    """{(kind, state_dict key): array} of the optimizer's accumulators."""
+    key_of = {t.name: k for k, t in model.state_dict().items()}
+    return {(kind, key_of[pname]): t.numpy() for kind, per in optimizer._accumulators.items()
+            for pname, t in per.items()}
+
+
+def _max_diff(a, b):
+    assert a.keys() == b.keys()
+    diffs = [float(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)).max()) for k in a]
+    return max(diffs, default=0.0)
+
+
+def _state(model):
+    return {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+# Adam runs with oneDNN off: the conv biases in front of a BatchNorm have a zero true gradient, so Adam's
+# first steps move them by +-lr along the sign of float noise, which any change of the conv kernel flips.
+@pytest.mark.parametrize("loss_kind, opt, onednn", [("dice", "momentum", True), ("mixed", "momentum", True),
+                                                     ("dice", "adam", False), ("mixed", "adam", False),
+                                                     ("dice", "nesterov_clipped", True), ("dice", "sgd", True),
+                                                     ("dice", "adamw", False)])
+def test_static_steps_match_dygraph(loss_kind, opt, onednn):
+    batches = _batches()
+    model, optimizer = _model_and_optimizer(opt)
+    amp = _Amp("fp32", "O1", model, optimizer)
+    dygraph = []
+    for it, (img, label) in enumerate(batches, 1):
+        batch = {"img": paddle.to_tensor(img), "label": paddle.to_tensor(label)}
+        dygraph.append(train_step(model, batch, _losses(loss_kind), optimizer, amp, it))
+        _scheduler_step(optimizer, sum(dygraph[-1]))
+
+    s_model, s_optimizer = _model_and_optimizer(opt)
+    trainer = StaticTrainer(s_model, _losses(loss_kind), s_optimizer, onednn=onednn)
+    static = []
+    for img, label in batches:
+        static.append(trainer.step(paddle.to_tensor(img), label))
+        _scheduler_step(s_optimizer, sum(static[-1]))
+    trainer.sync_to(s_model, s_optimizer)
+
+    assert np.abs(np.array(static) - np.array(dygraph)).max() < 1e-5
+    assert len(static[0]) == (2 if loss_kind == "mixed" else 1)
+    assert _max_diff(_state(model), _state(s_model)) < 1e-5
+    assert _max_diff(_accumulators(optimizer, model), _accumulators(s_optimizer, s_model)) < 1e-5
+    assert s_optimizer.get_lr() == optimizer.get_lr()
+    assert s_optimizer.state_dict()["LR_Scheduler"] == optimizer.state_dict()["LR_Scheduler"]
+
+
+def _scope_state(trainer):
+    return {name: trainer._scope_get(name) for name in list(trainer.vars.values()) + list(
+        trainer.accumulators.values())}
+
+
+def test_sync_round_trip_is_exact_and_survives_a_checkpoint():
+    batches = _batches(3)
+    model, optimizer = _model_and_optimizer("adam")
+    trainer = StaticTrainer(model, _losses("mixed"), optimizer)
+    for img, label in batches[:2]:
+        trainer.step(img, label)
+        _scheduler_step(optimizer, 0.0)
+    trained = _scope_state(trainer)
+
+    # into another model/optimizer (other tensor names): matched by state_dict key and accumulator kind;
+    # unique_name.guard() gives the names of a fresh process, as a saving and a resuming run have
+    with unique_name.guard():
+        other, other_opt = _model_and_optimizer("adam")
+        trainer.sync_to(other, other_opt)
+    for key, name in trainer.vars.items():
+        np.testing.assert_array_equal(other.state_dict()[key].numpy(), trained[name])
+    assert other_opt.state_dict()["LR_Scheduler"] == optimizer.state_dict()["LR_Scheduler"]
+
+    # a checkpoint of it loaded into fresh objects (accumulators still held, not created), then back in
+    trainer.step(*batches[2])
+    assert _max_diff(_scope_state(trainer), trained) > 0
+    with unique_name.guard():
+        resumed, resumed_opt = _model_and_optimizer("adam")
+        resumed.set_state_dict(other.state_dict())
+        resumed_opt.set_state_dict(other_opt.state_dict())
+        assert not resumed_opt._accumulators
+        trainer.sync_from(resumed, resumed_opt)
+    after = _scope_state(trainer)
+    assert after.keys() == trained.keys()
+    for name in trained:
+        np.testing.assert_array_equal(after[name], trained[name])
+    assert trainer.static_optimizer._learning_rate.last_epoch == resumed_opt._learning_rate.last_epoch
+
+
+def test_static_training_continues_like_dygraph_after_sync_from():
+    batches = _batches(2)
+    model, optimizer = _model_and_optimizer("momentum")
+    amp = _Amp("fp32", "O1", model, optimizer)
+    expected = []
+    for it, (img, label) in enumerate(batches, 1):
+        expected.append(train_step(model, {"img": paddle.to_tensor(img), "label": paddle.to_tensor(label)},
+                                   _losses("dice"), optimizer, amp, it))
+        optimizer._learning_rate.step()
+
+    s_model, s_optimizer = _model_and_optimizer("momentum")
+    trainer = StaticTrainer(s_model, _losses("dice"), s_optimizer)
+    trainer.step(*batches[1])  # builds the program and moves it away from the initial state
+    # a dygraph step on the first batch, then hand over to the static program
+    step_one, step_one_opt = _model_and_optimizer("momentum")
+    first = train_step(step_one, {"img": paddle.to_tensor(batches[0][0]), "label": paddle.to_tensor(batches[0][1])},
+                       _losses("dice"), step_one_opt, _Amp("fp32", "O1", step_one, step_one_opt), 1)
+    step_one_opt._learning_rate.step()
+    trainer.sync_from(step_one, step_one_opt)
+    second = trainer.step(*batches[1])
+    np.testing.assert_allclose([first, second], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss, name", [(LovaszSoftmaxLoss(), "LovaszSoftmaxLoss"),
+                                        (BorderWeightedCELoss(), "BorderWeightedCELoss"),
+                                        (CrossEntropyLoss(top_k_percent_pixels=0.5), "CrossEntropyLoss")])
+def test_a_loss_without_a_static_graph_gives_a_clear_error(loss, name):
+    model, optimizer = _model_and_optimizer("momentum")
+    trainer = StaticTrainer(model, {"types": [MixedLoss([DiceLoss(), loss], [0.5, 0.5])], "coef": [1.0]}, optimizer)
+    with pytest.raises(UserError, match=r"the loss {} cannot be built as a static graph .*train without "
+                                        r"--to_static_training".format(name)):
+        trainer.step(*_batches(1)[0])
+    # the build-time patches are gone and dygraph mode is back
+    assert paddle.in_dynamic_mode()
+    assert "__bool__" not in paddle.base.framework.Variable.__dict__
+    assert float(paddle.sum(paddle.ones([2, 2]))) == 4.0
+
+
+def test_label_values_are_checked_before_feeding():
+    model, optimizer = _model_and_optimizer("momentum")
+    trainer = StaticTrainer(model, _losses("mixed"), optimizer)
+    img, label = _batches(1)[0]
+    trainer.step(img, label)
+    label[1, 0, 0] = 2
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss: label value 2 is outside \[0, 2\)"):
+        trainer.step(img, label)
+
+
+def test_batches_of_another_shape_are_refused():
+    model, optimizer = _model_and_optimizer("momentum")
+    trainer = StaticTrainer(model, _losses("dice"), optimizer)
+    trainer.step(*_batches(1, size=32)[0])
+    with pytest.raises(UserError, match="batches of one shape"):
+        trainer.step(*_batches(1, size=48)[0])
