@@ -73,11 +73,11 @@ def load_model(cfg, args):
         return model
     from paddleseg_lite.deploy import inference_model
     device = "cpu" if on_cpu else "gpu"
-    if args.engine == "inference":
-        return inference_model(model, device=device, precision=args.precision)
     try:
         return inference_model(model, device=device, precision=args.precision)
-    except Exception as e:  # export of an unusual model can fail: dygraph still works
+    except Exception as e:  # export of an unusual model can fail: with --engine auto, dygraph still works
+        if args.engine == "inference":
+            raise
         logger.warning("--engine auto: Paddle Inference unavailable ({}: {}); using dygraph".format(
             type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
         return model
