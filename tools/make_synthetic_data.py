@@ -17,7 +17,7 @@ import cv2  # noqa: E402
 
 from paddleseg_lite.datasets import SyntheticVessels  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.utils.cli import run  # noqa: E402
+from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 
 

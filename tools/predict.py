@@ -7,7 +7,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite.core.predict import get_image_list, predict  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.utils import cli  # noqa: E402
+from paddleseg_lite import cli  # noqa: E402
 
 
 def parse_args(argv=None):

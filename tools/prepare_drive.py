@@ -27,7 +27,7 @@ from paddleseg_lite.datasets import DRIVE  # noqa: E402
 from paddleseg_lite.datasets.download import extract_atomically  # noqa: E402
 from paddleseg_lite.transforms import functional as F  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.utils.cli import run  # noqa: E402
+from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 
 

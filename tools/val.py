@@ -5,9 +5,9 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from paddleseg_lite.core.val import evaluate  # noqa: E402
+from paddleseg_lite.core.val import evaluate_metrics  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.utils import cli  # noqa: E402
+from paddleseg_lite import cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,7 +30,7 @@ def main(argv=None):
     if args.auc_roc:
         test_config["auc_roc"] = True
     model = cli.load_model(cfg, args)
-    evaluate(model, cfg.val_dataset, num_workers=args.num_workers, save_dir=args.save_dir, **test_config)
+    evaluate_metrics(model, cfg.val_dataset, num_workers=args.num_workers, save_dir=args.save_dir, **test_config)
 
 
 if __name__ == "__main__":

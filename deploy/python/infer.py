@@ -19,7 +19,8 @@ from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
 from paddleseg_lite.deploy import Predictor, load_deploy_config  # noqa: E402
 from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
 from paddleseg_lite.transforms import Compose  # noqa: E402
-from paddleseg_lite.utils import cli, logger  # noqa: E402
+from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.imageio import write_palette_png  # noqa: E402
 from paddleseg_lite.utils.visual import color_map  # noqa: E402
 

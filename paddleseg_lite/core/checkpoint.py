@@ -6,11 +6,14 @@
                                       'worse_count', the evaluation's metrics, 'scaler' (AMP)}
     save_dir/best_model/             the same files for the best evaluation so far
 
+`CheckpointManager` owns a run's checkpoints: best model, rotation, recovery and resume behind one call.
+
 A checkpoint directory is filled under a temporary name (`.tmp-<name>-<hex>`) and renamed into place,
 so a killed process never leaves a partial `iter_N/` or `best_model/` behind. Replacing an existing
 directory moves the old one aside first (`.tmp-<name>-<hex>.old`); `recover` puts it back if the process
 died between the two renames, and removes other leftovers.
 """
+import collections
 import glob
 import hashlib
 import os
@@ -147,3 +150,76 @@ def checksum(state_dict):
         digest.update(str(array.dtype).encode())
         digest.update(array.tobytes())
     return digest.hexdigest()[:16]
+
+
+class CheckpointManager:
+    """The checkpoints of one training run in save_dir (timm's CheckpointSaver is the model).
+
+    Owns `iter_N/` and `best_model/` (written atomically by rank 0), the rotation of the newest
+    `keep_checkpoint_max` `iter_N/` made by this run, recovery after a killed writer, resuming, and the
+    best-metric and early-stopping bookkeeping that a resumed run continues.
+
+    Args:
+        save_dir (str): The run's output directory.
+        keep_checkpoint_max (int): Keep the newest N `iter_*` of this run (<= 0: all).
+        metric_name (str): The evaluation scalar that picks `best_model/` (strictly greater wins).
+        early_stop_intervals (int | None): `should_stop` after N evaluations below the best.
+        rank (int): This process's rank; only rank 0 writes.
+    """
+
+    def __init__(self, save_dir, keep_checkpoint_max=5, metric_name="mIoU", early_stop_intervals=None, rank=0):
+        self.save_dir, self.keep_checkpoint_max, self.rank = save_dir, keep_checkpoint_max, rank
+        self.metric_name, self.early_stop_intervals = metric_name, early_stop_intervals
+        self.best, self.best_iter, self.worse_count = -1.0, -1, 0
+        self.kept = collections.deque()
+        if rank == 0:
+            recover(save_dir)
+
+    def restore(self, resume_model, model, optimizer):
+        """Load `resume_model` (a directory, or 'auto' for the newest complete one in save_dir) into
+        model/optimizer and the best-metric bookkeeping; returns its states ({} when starting fresh)."""
+        if not resume_model:
+            return {}
+        loaded = load_latest(self.save_dir) if resume_model == "auto" else load_dir(resume_model)
+        if loaded is None:
+            logger.info("--resume_model auto: no checkpoint in {}, starting from scratch".format(self.save_dir))
+            return {}
+        model_state, opt_state, states, path = loaded
+        model.set_state_dict(model_state)
+        optimizer.set_state_dict(opt_state)
+        self.best = states.get("best_metric", -1.0)
+        self.best_iter = states.get("best_iter", -1)
+        self.worse_count = states.get("worse_count", 0)
+        logger.info("Resume model from {} at iter {} (best {} {:.4f} at iter {})".format(
+            path, states["iter"], states.get("metric_name", "mIoU"), self.best, self.best_iter))
+        return states
+
+    def _update_best(self, value, it):
+        if value > self.best:
+            self.best, self.best_iter, self.worse_count = value, it, 0
+            return True
+        self.worse_count += value < self.best
+        return False
+
+    def save(self, it, model, optimizer, scalars, extra_states):
+        """Record an evaluation's `scalars` ({} without one), then write `best_model/` when it is a new
+        best and `iter_N/`, and drop the oldest `iter_*` beyond keep_checkpoint_max."""
+        is_best = bool(scalars) and self._update_best(scalars[self.metric_name], it)
+        if self.rank == 0:
+            states = dict(extra_states, best_metric=self.best, best_iter=self.best_iter,
+                          metric_name=self.metric_name, worse_count=self.worse_count, iter=it, **scalars)
+            files = {"model.pdparams": model.state_dict(), "model.pdopt": optimizer.state_dict(),
+                     "model.pdstates": states}
+            if is_best:  # before iter_N: a run killed in between redoes this evaluation when resumed
+                write_dir(os.path.join(self.save_dir, "best_model"), files)
+            self.kept.append(os.path.join(self.save_dir, "iter_{}".format(it)))
+            write_dir(self.kept[-1], files)
+            while self.keep_checkpoint_max > 0 and len(self.kept) > self.keep_checkpoint_max:
+                shutil.rmtree(self.kept.popleft(), ignore_errors=True)
+        if scalars:
+            logger.info("[EVAL] The model with the best validation {} ({:.4f}) was saved at iter {}.".format(
+                self.metric_name, self.best, self.best_iter))
+
+    def should_stop(self):
+        """True after `early_stop_intervals` evaluations below the best."""
+        return bool(self.early_stop_intervals) and self.worse_count >= self.early_stop_intervals

@@ -104,8 +104,9 @@ def _log(metrics, has_fov):
                                                  m["accuracy"], m["iou"], m["precision"], auc))
 
 
-def evaluate(model, eval_dataset, num_workers=0, print_detail=True, save_dir=None, num_vis=0, **test_config):
-    """Evaluate `model` on `eval_dataset` (val mode: labels at their original size).
+def evaluate_metrics(model, eval_dataset, num_workers=0, print_detail=True, save_dir=None, num_vis=0,
+                     **test_config):
+    """Evaluate `model` on `eval_dataset` (val mode: labels at their original size), with every metric.
 
     Args:
         model (paddle.nn.Layer): Returns a list of logits; logits[0] is evaluated.
@@ -149,3 +150,27 @@ def evaluate(model, eval_dataset, num_workers=0, print_detail=True, save_dir=Non
     if save_dir and rank == 0:
         write_per_image_csv(evaluator.per_image, os.path.join(save_dir, "per_image_metrics.csv"))
     return metrics, panels
+
+
+def evaluate(model, eval_dataset, aug_eval=False, scales=1.0, flip_horizontal=False, flip_vertical=False,
+             is_slide=False, stride=None, crop_size=None, precision="fp32", amp_level="O1", num_workers=0,
+             print_detail=True, auc_roc=False, use_multilabel=False, **kwargs):
+    """PaddleSeg's `evaluate`: the same parameters, order and 5-tuple; `evaluate_metrics` gives every metric.
+
+    Args:
+        kwargs: `save_dir`, `mirror_pad` (see `evaluate_metrics`).
+
+    Returns:
+        tuple: (miou, acc, class_iou, class_precision, kappa) as numpy scalars / arrays.
+    """
+    if use_multilabel:
+        raise UserError("evaluate: use_multilabel is not supported (one class per pixel)")
+    if precision != "fp32" and not paddle.get_device().startswith("gpu"):
+        raise UserError("evaluate: precision {} needs a CUDA GPU; use fp32".format(precision))
+    with paddle.amp.auto_cast(enable=precision == "fp16", level=amp_level):
+        metrics, _ = evaluate_metrics(model, eval_dataset, num_workers=num_workers, print_detail=print_detail,
+                                      aug_eval=aug_eval, scales=scales, flip_horizontal=flip_horizontal,
+                                      flip_vertical=flip_vertical, is_slide=is_slide, stride=stride,
+                                      crop_size=crop_size, auc_roc=auc_roc, **kwargs)
+    return (np.float64(metrics["mIoU"]), np.float64(metrics["Acc"]), np.asarray(metrics["class_iou"]),
+            np.asarray(metrics["class_precision"]), np.float64(metrics["Kappa"]))

@@ -8,23 +8,18 @@ rules: dataset facts (num_classes, ignore_index, img_channels) flow into the mod
 """
 import copy
 import difflib
-import importlib
 import inspect
 
 import paddle
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite import registry as manager
+from paddleseg_lite.models.losses import LossSet
+from paddleseg_lite.transforms import Compose
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 
 _NESTED_REGISTRY = {"transforms": manager.TRANSFORMS, "backbone": manager.BACKBONES,
                     "losses": manager.LOSSES}
-
-
-def _import_components():
-    """Import the packages whose modules register components (lazily, to avoid import cycles)."""
-    for name in ("models", "datasets", "transforms"):
-        importlib.import_module("paddleseg_lite." + name)
 
 
 def _lookup(type_name, registry, path):
@@ -80,7 +75,6 @@ def build_component(cfg, path, registry=None):
         path (str): Its dotted config path, used in error messages.
         registry (ComponentManager, optional): Where to look `type` up; None searches all.
     """
-    _import_components()
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise UserError("{}: expected a mapping with a 'type' key, got {!r}".format(path, cfg))
     kwargs = copy.deepcopy(cfg)
@@ -99,7 +93,6 @@ def dataset_facts(dic):
     A value comes from the dataset's config keys or, for named datasets, from the class constants
     (NUM_CLASSES, IGNORE_INDEX, IMG_CHANNELS). Train and val must agree.
     """
-    _import_components()
     facts = {}
     for key in ("train_dataset", "val_dataset"):
         cfg = dic.get(key)
@@ -143,7 +136,6 @@ def build_dataset(dic, key):
 
 def build_val_transforms(dic):
     """The `val_dataset.transforms` list built and wrapped in Compose (for prediction and export)."""
-    from paddleseg_lite.transforms import Compose
     items = dic["val_dataset"].get("transforms") or []
     built = _build_value(items, "val_dataset.transforms", manager.TRANSFORMS)
     return Compose(built, img_channels=dataset_facts(dic).get("img_channels", 3))
@@ -185,7 +177,7 @@ def _sync_ignore_index(cfg, ignore_index, path):
 
 
 def build_loss(dic):
-    """Build `loss: {types, coef}` into `{'types': [loss objects], 'coef': [floats]}`."""
+    """Build `loss: {types, coef}` into a `LossSet`."""
     types, coef = _loss_items(dic["loss"])
     ignore_index = dataset_facts(dic).get("ignore_index")
     built = []
@@ -195,7 +187,7 @@ def build_loss(dic):
             raise UserError("{}: expected a mapping with a 'type' key, got {!r}".format(path, cfg))
         _sync_ignore_index(cfg, ignore_index, path)
         built.append(build_component(cfg, path, manager.LOSSES))
-    return {"types": built, "coef": [float(c) for c in coef]}
+    return LossSet(built, coef)
 
 
 def build_lr_scheduler(dic):

@@ -14,6 +14,7 @@ import os
 import yaml
 
 from paddleseg_lite.cvlibs import builder
+from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, check_keys, train_settings
 from paddleseg_lite.utils.errors import UserError
 
 _REPLACE_KEYS = ("_delete_", "_inherited_")
@@ -137,25 +138,36 @@ class Config:
         learning_rate (float, optional): Overrides `lr_scheduler.learning_rate`.
         batch_size (int, optional): Overrides `batch_size` (per card).
         iters (int, optional): Overrides `iters`.
+        to_static_training (bool, optional): Overrides `to_static_training`.
         opts (list[str], optional): `key.subkey=value` overrides, applied last.
+        **run_keys: Overrides of the run knobs (`save_interval=2`, `seed=3`, ...: see `TrainSettings`),
+            as tools/train.py passes its flags; None values are ignored.
+
+    Raises:
+        UserError: for a missing or invalid file, or an unknown top-level key.
     """
 
-    def __init__(self, path, learning_rate=None, batch_size=None, iters=None, opts=None):
+    def __init__(self, path, learning_rate=None, batch_size=None, iters=None, to_static_training=None, opts=None,
+                 **run_keys):
+        unknown = set(run_keys) - set(RUN_KEYS)
+        if unknown:
+            raise TypeError("Config: unknown run key(s) {}".format(", ".join(sorted(unknown))))
         self.path = path
         self.origins = {}
         self.dic = load_yaml(path, self.origins)
         if learning_rate:
             self.dic.setdefault("lr_scheduler", {})["learning_rate"] = learning_rate
             self.origins["lr_scheduler.learning_rate"] = "--learning_rate"
-        if batch_size:
-            self.dic["batch_size"] = batch_size
-            self.origins["batch_size"] = "--batch_size"
-        if iters:
-            self.dic["iters"] = iters
-            self.origins["iters"] = "--iters"
+        flags = dict(run_keys, batch_size=batch_size or None, iters=iters or None,
+                     to_static_training=to_static_training)
+        for key, value in flags.items():
+            if value is not None:
+                self.dic[key] = value
+                self.origins[key] = "--" + key
         apply_opts(self.dic, opts)
         for item in opts or []:
             self.origins[item.split("=")[0]] = "--opts"
+        check_keys(self.dic, path)
         self._built = {}
 
     def require(self, *keys):
@@ -178,6 +190,15 @@ class Config:
     def iters(self):
         self.require("iters")
         return int(self.dic["iters"])
+
+    @property
+    def train_settings(self):
+        """The run knobs as a `TrainSettings`, with a concrete seed; they are also written into the
+        config, so that `save` records every knob of the run."""
+        self.require("batch_size", "iters")
+        settings = self._cached("train_settings", lambda: train_settings(self.dic).with_seed())
+        self.dic.update(settings.as_dict())
+        return settings
 
     @property
     def test_config(self):

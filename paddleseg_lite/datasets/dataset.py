@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.transforms import Compose
 from paddleseg_lite.transforms import functional as F
 from paddleseg_lite.utils import logger
@@ -32,7 +32,7 @@ Sample.__doc__ = """One dataset entry: image path, label path (or None), FOV pat
 """
 
 
-@manager.DATASETS.add_component
+@DATASETS.add_component
 class Dataset:
     """A dataset described by list files of `image label [fov]` lines.
 
@@ -166,7 +166,7 @@ class Dataset:
         return data
 
 
-@manager.DATASETS.add_component
+@DATASETS.add_component
 class SegDataset(Dataset):
     """PaddleSeg's alias name of `Dataset` (`type: SegDataset`); identical behaviour."""
 

@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.datasets.dataset import Dataset
 
 _SPLIT_STREAM = {"train": 0, "val": 1, "test": 1}
@@ -20,7 +20,7 @@ _SUPERSAMPLE = 4
 _MAX_DEPTH = 3
 
 
-@manager.DATASETS.add_component
+@DATASETS.add_component
 class SyntheticVessels(Dataset):
     """Generated retinal-vessel images with 0/1 labels, 255 outside the FOV, and a `fov` field.
 

@@ -19,7 +19,7 @@ import glob
 import os
 import re
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.datasets.dataset import Dataset, Sample, read_file_list
 from paddleseg_lite.datasets.download import ensure_dataset
 from paddleseg_lite.utils import logger
@@ -68,7 +68,7 @@ class VesselDataset(Dataset):
                         "and val_list.txt".format(type(self).__name__, names[0], self.dataset_root))
 
 
-@manager.DATASETS.add_component
+@DATASETS.add_component
 class DRIVE(VesselDataset):
     """DRIVE (40 fundus images, 565x584): PaddleSeg file lists, the original archive, or a flat folder.
 
@@ -132,19 +132,19 @@ class DRIVE(VesselDataset):
         return [samples[i] for i in ids if keep(i)]
 
 
-@manager.DATASETS.add_component
+@DATASETS.add_component
 class STARE(VesselDataset):
     """STARE (20 images, 700x605), PaddleSeg release layout. Args: see `VesselDataset`."""
     DEFAULT_ROOT = "data/STARE"
 
 
-@manager.DATASETS.add_component
+@DATASETS.add_component
 class CHASEDB1(VesselDataset):
     """CHASE_DB1 (28 images, 999x960), PaddleSeg release layout. Args: see `VesselDataset`."""
     DEFAULT_ROOT = "data/CHASE_DB1"
 
 
-@manager.DATASETS.add_component
+@DATASETS.add_component
 class HRF(VesselDataset):
     """HRF (45 images, 3504x2336), PaddleSeg release layout. Args: see `VesselDataset`."""
     DEFAULT_ROOT = "data/HRF"

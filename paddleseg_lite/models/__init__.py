@@ -1,4 +1,4 @@
-"""Segmentation models (registered in `manager.MODELS`) and, via `losses`, the losses.
+"""Segmentation models (registered in `registry.MODELS`) and, via `losses`, the losses.
 
 Importing this package registers every model and loss, so `type: UNet` /
 `type: DiceLoss` in a config resolve.

@@ -9,7 +9,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import MODELS
 from paddleseg_lite.models.checkpoint_io import load_pretrained_model
 from paddleseg_lite.models.layers import ConvBN, check_input_size, check_model_args, double_conv, resize_to
 from paddleseg_lite.models.unet import Decoder, Encoder, unet_widths
@@ -55,7 +55,7 @@ class AttentionUpSampling(nn.Layer):
         return self.double_conv(paddle.concat([x, self.gate(x, skip)], axis=1))
 
 
-@manager.MODELS.add_component
+@MODELS.add_component
 class AttentionUNet(nn.Layer):
     """U-Net with attention-gated skip connections.
 

@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import MODELS
 from paddleseg_lite.models.checkpoint_io import load_pretrained_model
 from paddleseg_lite.models.layers import ConvBN, ConvBNReLU, check_input_size, check_model_args, resize_to
 from paddleseg_lite.models.unet import Decoder, unet_widths
@@ -46,7 +46,7 @@ class ResUpSampling(nn.Layer):
         return self.block(paddle.concat([resize_to(x, skip, self.align_corners), skip], axis=1))
 
 
-@manager.MODELS.add_component
+@MODELS.add_component
 class ResUNet(nn.Layer):
     """U-Net with residual blocks in the encoder and decoder.
 

@@ -8,7 +8,7 @@ PaddleSeg's UNet state_dict (`encode.double_conv.0._conv.weight`, ...,
 import paddle
 import paddle.nn as nn
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import MODELS
 from paddleseg_lite.models.checkpoint_io import load_pretrained_model
 from paddleseg_lite.models.layers import (ConvBNReLU, check_input_size, check_model_args, double_conv,
                                          resize_to)
@@ -99,7 +99,7 @@ class Decoder(nn.Layer):
         return x
 
 
-@manager.MODELS.add_component
+@MODELS.add_component
 class UNet(nn.Layer):
     """U-Net with BatchNorm and 'same' padding, PaddleSeg-compatible.
 

@@ -7,12 +7,12 @@ encoder. With `deep_supervision` each top node X(0, 1..4) gets a 1x1 head.
 import paddle
 import paddle.nn as nn
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import MODELS
 from paddleseg_lite.models.checkpoint_io import load_pretrained_model
 from paddleseg_lite.models.layers import check_input_size, check_model_args, double_conv, resize_to
 
 
-@manager.MODELS.add_component
+@MODELS.add_component
 class UNetPlusPlus(nn.Layer):
     """UNet++ with optional deep supervision.
 

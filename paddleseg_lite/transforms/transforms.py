@@ -16,7 +16,7 @@ import random
 import cv2
 import numpy as np
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import TRANSFORMS
 from paddleseg_lite.transforms import functional as F
 from paddleseg_lite.utils.errors import UserError
 
@@ -219,7 +219,7 @@ def _name(source):
 
 # ----------------------------------------------------------------------------- resizing
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class Resize:
     """Resize to a fixed size (records ('resize', (h, w)) in trans_info first).
 
@@ -254,7 +254,7 @@ class Resize:
         return _resize_all(out, size, INTERP[interp])
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class ResizeByLong:
     """Resize so the longer side is `long_size` (records ('resize', (h, w)) first).
 
@@ -271,7 +271,7 @@ class ResizeByLong:
                               lambda key, arr: F.resize_long(arr, self.long_size, INTERP["NEAREST"]))
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class ResizeByShort:
     """Resize so the shorter side is `short_size`, capping the longer side at `max_size`.
 
@@ -293,7 +293,7 @@ class ResizeByShort:
             lambda key, arr: F.resize_short(arr, self.short_size, self.max_size, INTERP["NEAREST"]))
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class ResizeStepScaling:
     """Rescale by a random factor (LINEAR for img, NEAREST for gt_fields; no trans_info).
 
@@ -335,7 +335,7 @@ class ResizeStepScaling:
 
 # ----------------------------------------------------------------------------- padding and cropping
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class Padding:
     """Pad bottom/right up to a fixed size (records ('padding', (h, w)) first).
 
@@ -363,7 +363,7 @@ class Padding:
         return _pad_all(out, target_h - h, target_w - w, self.im_padding_value, self.label_padding_value)
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class RandomPaddingCrop:
     """Pad (bottom/right) up to crop_size if smaller, then crop a random window.
 
@@ -439,7 +439,7 @@ class _RandomFlip:
         return dict(data)
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class RandomHorizontalFlip(_RandomFlip):
     """Mirror left-right when `random.random() < prob`.
 
@@ -453,7 +453,7 @@ class RandomHorizontalFlip(_RandomFlip):
         super().__init__(prob)
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class RandomVerticalFlip(_RandomFlip):
     """Mirror top-bottom when `random.random() < prob`.
 
@@ -467,7 +467,7 @@ class RandomVerticalFlip(_RandomFlip):
         super().__init__(prob)
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class RandomRotation:
     """Rotate by uniform(-max_rotation, max_rotation) degrees onto a canvas that holds the whole image.
 
@@ -496,7 +496,7 @@ class RandomRotation:
                                            _fill_for(key, self.label_padding_value)))
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class RandomElasticDeformation:
     """The U-Net paper's elastic deformation (not in PaddleSeg).
 
@@ -539,7 +539,7 @@ class RandomElasticDeformation:
 
 # ----------------------------------------------------------------------------- photometric
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class RandomDistort:
     """PaddleSeg's colour jitter with PIL ImageEnhance semantics, in numpy.
 
@@ -601,7 +601,7 @@ class RandomDistort:
         return np.random.uniform(-r, r) if op == "hue" else np.random.uniform(1 - r, 1 + r)
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class Normalize:
     """img = (img / 255 - mean) / std, as float32 (the defaults map [0, 255] to [-1, 1]).
 
@@ -637,7 +637,7 @@ class Normalize:
         return out
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class GreenChannel:
     """Keep only the green channel of a fundus image, replicated to 3 channels.
 
@@ -656,7 +656,7 @@ class GreenChannel:
         return out
 
 
-@manager.TRANSFORMS.add_component
+@TRANSFORMS.add_component
 class CLAHE:
     """Contrast-limited adaptive histogram equalisation (OpenCV), e.g. for fundus images.
 

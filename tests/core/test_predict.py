@@ -11,7 +11,7 @@ import pytest
 
 from paddleseg_lite.core.infer import inference, logits_to_pred
 from paddleseg_lite.cvlibs import Config
-from paddleseg_lite.utils import cli
+from paddleseg_lite import cli
 from paddleseg_lite.utils.visual import color_map
 from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 

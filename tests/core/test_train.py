@@ -6,7 +6,8 @@ import re
 import paddle
 import pytest
 
-from paddleseg_lite.core.train import train
+from paddleseg_lite.core import Trainer
+from paddleseg_lite.cvlibs.run_settings import TrainSettings
 from paddleseg_lite.utils.errors import UserError
 from tool_runner import TRAIN_LINE, run_tool, train_losses
 
@@ -87,13 +88,14 @@ def test_nan_loss_stops_with_iteration_files_and_hint(tmp_path):
 def test_fp16_on_cpu_is_a_clear_error(tmp_path):
     proc = run_tool("train", "--iters", 2, "--precision", "fp16", "--save_dir", tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr == ("error: --precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
-                           "--precision fp32 on the CPU\n")
+    assert proc.stderr == ("error: precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
+                           "precision fp32 on the CPU\n")
 
 
 @pytest.mark.parametrize("metric, test_config, message", [
-    ("miou", {}, "--save_best_metric miou is not a metric; choose one of mIoU, Acc"),
-    ("auc_fg", {"auc_roc": False}, "--save_best_metric auc_fg needs AUC: set test_config.auc_roc: True")])
+    ("miou", {}, "save_best_metric miou is not a metric; choose one of mIoU, Acc"),
+    ("auc_fg", {"auc_roc": False}, "save_best_metric auc_fg needs AUC: set test_config.auc_roc: True")])
 def test_bad_save_best_metric(metric, test_config, message):
+    settings = TrainSettings(iters=2, batch_size=1, save_best_metric=metric)
     with pytest.raises(UserError, match=re.escape(message)):
-        train(None, None, None, None, 2, 1, save_best_metric=metric, test_config=test_config)
+        Trainer(None, None, None, {"types": [], "coef": []}, settings, test_config=test_config)

@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 from paddleseg_lite.core import val as core_val
-from paddleseg_lite.utils import cli
+from paddleseg_lite import cli
 from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 
 VAL = load_tool("val")

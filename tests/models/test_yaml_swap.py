@@ -33,8 +33,8 @@ def run(tmp_path, **changes):
     cfg = Config(str(path))
     model = cfg.model
     before = [p.numpy().copy() for p in model.parameters() if not p.stop_gradient]
-    train(model, cfg.train_dataset, cfg.optimizer, cfg.loss, cfg.iters, cfg.batch_size,
-          save_dir=str(tmp_path / "out"), log_iters=1, save_interval=100, seed=0)
+    train(model, cfg.train_dataset, optimizer=cfg.optimizer, losses=cfg.loss, iters=cfg.iters,
+          batch_size=cfg.batch_size, save_dir=str(tmp_path / "out"), log_iters=1, save_interval=100, seed=0)
     after = [p.numpy() for p in model.parameters() if not p.stop_gradient]
     assert any(not np.array_equal(a, b) for a, b in zip(before, after)), "training did not update weights"
     assert (tmp_path / "out" / "iter_2" / "model.pdparams").is_file()

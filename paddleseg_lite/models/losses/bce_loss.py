@@ -5,11 +5,11 @@ Built from `loss: {types: [{type: BCELoss}], ...}`, typically with `model.num_cl
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_number, prepare
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class BCELoss(nn.Layer):
     """Sigmoid binary cross entropy on the foreground logit, averaged over non-ignored pixels.
 

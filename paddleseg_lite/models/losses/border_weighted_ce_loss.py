@@ -9,7 +9,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_int, check_number, pixel_nll, prepare
 
 
@@ -73,7 +73,7 @@ def border_weight_map(label, w0=10.0, sigma=5.0, class_balance=True, ignore_inde
     return weights
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class BorderWeightedCELoss(nn.Layer):
     """Cross entropy weighted per pixel by `border_weight_map` of the label.
 

@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_int, check_number, foreground_probability, prepare
 
 
@@ -41,7 +41,7 @@ def soft_skeleton(x, iters):
     return skeleton
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class clDiceLoss(nn.Layer):
     """1 - clDice between the foreground probability and the foreground label.
 

@@ -5,12 +5,12 @@ Built from `loss: {types: [{type: CrossEntropyLoss}], ...}`.
 import paddle
 import paddle.nn as nn
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import (EPS, check_class_weight, check_number, pixel_nll, prepare,
                                                 safe_label, weight_tensor)
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class CrossEntropyLoss(nn.Layer):
     """Softmax cross entropy averaged over pixels.
 

@@ -6,11 +6,11 @@ trainer as `loss(logits, label)`.
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_class_weight, check_number, prepare, weight_tensor
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class DiceLoss(nn.Layer):
     """Per-class soft Dice loss, averaged over the batch, then over classes.
 

@@ -7,12 +7,12 @@ import numbers
 import paddle
 import paddle.nn as nn
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import (EPS, check_class_weight, check_number, pixel_nll, prepare,
                                                 safe_label, weight_tensor)
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class FocalLoss(nn.Layer):
     """Per pixel: alpha_y * (1 - p_y)^gamma * (-log p_y), averaged over non-ignored pixels.
 

@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import as_two_class, prepare
 
 
@@ -27,7 +27,7 @@ def lovasz_grad(gt_sorted):
     return paddle.concat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class LovaszSoftmaxLoss(nn.Layer):
     """Mean over the classes present in the batch of the Lovasz hinge of |onehot - softmax|.
 

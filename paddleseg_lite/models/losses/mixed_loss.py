@@ -7,10 +7,10 @@ import numbers
 
 import paddle.nn as nn
 
-from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.registry import LOSSES
 
 
-@manager.LOSSES.add_component
+@LOSSES.add_component
 class MixedLoss(nn.Layer):
     """Apply several losses to the same logits.
 

@@ -1,10 +1,15 @@
-"""Helpers shared by the thin tools/*.py command-line programs."""
-import random
+"""Glue shared by the thin tools/*.py command-line programs: error handling, device, shared flags.
+
+The top layer of the package: it may import everything below it and nothing imports it.
+"""
+import dataclasses
 import sys
 
-import numpy as np
 import paddle
 
+from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
+from paddleseg_lite.deploy import inference_model
+from paddleseg_lite.models import load_entire_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.cpu import setup_cpu_threads
 from paddleseg_lite.utils.errors import UserError
@@ -38,12 +43,22 @@ def set_device(device):
     return device
 
 
-def set_seed(seed):
-    """Seed paddle, numpy and random (only when a seed is given, as PaddleSeg)."""
-    if seed is not None:
-        paddle.seed(seed)
-        np.random.seed(seed)
-        random.seed(seed)
+def add_run_flags(parser):
+    """One flag per run knob of `TrainSettings` (`--save_interval`, `--seed`, ...): each overrides the
+    config key of the same name; an absent flag leaves the config's value."""
+    for field in dataclasses.fields(TrainSettings):
+        help_text = field.metadata["help"] + " (config key {})".format(field.name)
+        if field.type is bool:
+            parser.add_argument("--" + field.name, action="store_true", default=None, help=help_text)
+        else:
+            choices = field.metadata.get("choices")
+            kind = str if choices or field.type is str else int
+            parser.add_argument("--" + field.name, type=kind, default=None, choices=choices, help=help_text)
+
+
+def run_flags(args):
+    """The run-knob flags the user gave, as {config key: value} (for `Config(..., **run_keys)`)."""
+    return {key: getattr(args, key) for key in RUN_KEYS if getattr(args, key) is not None}
 
 
 def add_model_args(parser):
@@ -65,13 +80,11 @@ def add_engine_args(parser, default_precision):
 
 def load_model(cfg, args):
     """Build the config's model, load --model_path, and wrap it for the chosen --engine."""
-    from paddleseg_lite.models import load_entire_model
     model = cfg.model
     load_entire_model(model, args.model_path)
     on_cpu = paddle.get_device().startswith("cpu")
     if args.engine == "dygraph" or (args.engine == "auto" and not on_cpu):
         return model
-    from paddleseg_lite.deploy import inference_model
     device = "cpu" if on_cpu else "gpu"
     try:
         return inference_model(model, device=device, precision=args.precision)

@@ -1,14 +1,14 @@
-"""core/static_train.py: static-graph training matches dygraph, state sync is exact, clear errors."""
+"""static/trainer.py: static-graph training matches dygraph, state sync is exact, clear errors."""
 import numpy as np
 import paddle
 import pytest
 from paddle.base import unique_name
 
-from paddleseg_lite.core.static_train import StaticTrainer
-from paddleseg_lite.core.train import _Amp, _scheduler_step, train_step
+from paddleseg_lite.core.steps import DygraphStep, scheduler_step
+from paddleseg_lite.static import StaticTrainer
 from paddleseg_lite.models import UNet
-from paddleseg_lite.models.losses import (BorderWeightedCELoss, CrossEntropyLoss, DiceLoss, LovaszSoftmaxLoss,
-                                          MixedLoss)
+from paddleseg_lite.models.losses import (BorderWeightedCELoss, CrossEntropyLoss, DiceLoss, LossSet,
+                                          LovaszSoftmaxLoss, MixedLoss)
 from paddleseg_lite.utils.errors import UserError
 
 
@@ -74,19 +74,19 @@ def _state(model):
 def test_static_steps_match_dygraph(loss_kind, opt, onednn):
     batches = _batches()
     model, optimizer = _model_and_optimizer(opt)
-    amp = _Amp("fp32", "O1", model, optimizer)
+    step = DygraphStep(model, LossSet.coerce(_losses(loss_kind)), optimizer)
     dygraph = []
     for it, (img, label) in enumerate(batches, 1):
         batch = {"img": paddle.to_tensor(img), "label": paddle.to_tensor(label)}
-        dygraph.append(train_step(model, batch, _losses(loss_kind), optimizer, amp, it))
-        _scheduler_step(optimizer, sum(dygraph[-1]))
+        dygraph.append(step(batch, it))
+        scheduler_step(optimizer, sum(dygraph[-1]))
 
     s_model, s_optimizer = _model_and_optimizer(opt)
     trainer = StaticTrainer(s_model, _losses(loss_kind), s_optimizer, onednn=onednn)
     static = []
     for img, label in batches:
         static.append(trainer.step(paddle.to_tensor(img), label))
-        _scheduler_step(s_optimizer, sum(static[-1]))
+        scheduler_step(s_optimizer, sum(static[-1]))
     trainer.sync_to(s_model, s_optimizer)
 
     assert np.abs(np.array(static) - np.array(dygraph)).max() < 1e-5
@@ -108,7 +108,7 @@ def test_sync_round_trip_is_exact_and_survives_a_checkpoint():
     trainer = StaticTrainer(model, _losses("mixed"), optimizer)
     for img, label in batches[:2]:
         trainer.step(img, label)
-        _scheduler_step(optimizer, 0.0)
+        scheduler_step(optimizer, 0.0)
     trained = _scope_state(trainer)
 
     # into another model/optimizer (other tensor names): matched by state_dict key and accumulator kind;
@@ -139,11 +139,10 @@ def test_sync_round_trip_is_exact_and_survives_a_checkpoint():
 def test_static_training_continues_like_dygraph_after_sync_from():
     batches = _batches(2)
     model, optimizer = _model_and_optimizer("momentum")
-    amp = _Amp("fp32", "O1", model, optimizer)
+    step = DygraphStep(model, LossSet.coerce(_losses("dice")), optimizer)
     expected = []
     for it, (img, label) in enumerate(batches, 1):
-        expected.append(train_step(model, {"img": paddle.to_tensor(img), "label": paddle.to_tensor(label)},
-                                   _losses("dice"), optimizer, amp, it))
+        expected.append(step({"img": paddle.to_tensor(img), "label": paddle.to_tensor(label)}, it))
         optimizer._learning_rate.step()
 
     s_model, s_optimizer = _model_and_optimizer("momentum")
@@ -151,8 +150,8 @@ def test_static_training_continues_like_dygraph_after_sync_from():
     trainer.step(*batches[1])  # builds the program and moves it away from the initial state
     # a dygraph step on the first batch, then hand over to the static program
     step_one, step_one_opt = _model_and_optimizer("momentum")
-    first = train_step(step_one, {"img": paddle.to_tensor(batches[0][0]), "label": paddle.to_tensor(batches[0][1])},
-                       _losses("dice"), step_one_opt, _Amp("fp32", "O1", step_one, step_one_opt), 1)
+    first = DygraphStep(step_one, LossSet.coerce(_losses("dice")), step_one_opt)(
+        {"img": paddle.to_tensor(batches[0][0]), "label": paddle.to_tensor(batches[0][1])}, 1)
     step_one_opt._learning_rate.step()
     trainer.sync_from(step_one, step_one_opt)
     second = trainer.step(*batches[1])

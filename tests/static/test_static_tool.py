@@ -1,4 +1,4 @@
-"""Proposed for tests/core/test_resume.py: --to_static_training end to end (tools/train.py)."""
+"""--to_static_training end to end through tools/train.py: same losses as dygraph, exact resume, config key."""
 import shutil
 
 from tool_runner import final_checksum, run_tool, train_losses

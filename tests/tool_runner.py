@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CONFIG = os.path.join(ROOT, "configs", "quickstart", "unet_synthetic_vessels.yml")
 TINY = ["model.base_channels=4", "train_dataset.image_size=32", "val_dataset.image_size=32",
         "train_dataset.num_samples=16", "val_dataset.num_samples=4", "batch_size=2"]
