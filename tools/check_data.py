@@ -16,8 +16,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 import numpy as np  # noqa: E402
 
-from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.cli import run  # noqa: E402
+from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 
 

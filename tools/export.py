@@ -9,11 +9,11 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
+from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.deploy import export_model  # noqa: E402
 from paddleseg_lite.deploy.export import OUTPUT_OPS  # noqa: E402
 from paddleseg_lite.models import load_entire_model  # noqa: E402
-from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 

@@ -6,8 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
 
 
 def describe(component):

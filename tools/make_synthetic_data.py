@@ -15,9 +15,9 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 import cv2  # noqa: E402
 
+from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.datasets import SyntheticVessels  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 
 

@@ -5,9 +5,9 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from paddleseg_lite.core.predict import get_image_list, predict  # noqa: E402
-from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.core.predict import get_image_list, predict_images  # noqa: E402
+from paddleseg_lite.cvlibs import Config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -28,11 +28,10 @@ def main(argv=None):
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
     image_list, image_dir = get_image_list(args.image_path)
-    test_config = cli.inference_config(args, cfg.test_config, "aug_pred")
-    test_config.pop("auc_roc", None)
+    options, _ = cli.inference_options(args, cfg.test_config, "aug_pred")
     model = cli.load_model(cfg, args)
-    predict(model, cfg.val_transforms, image_list, image_dir, save_dir=args.save_dir, save_prob=args.save_prob,
-            custom_color=args.custom_color, **test_config)
+    predict_images(model, cfg.val_transforms, image_list, image_dir, args.save_dir, options,
+                   save_prob=args.save_prob, custom_color=args.custom_color)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 import cv2  # noqa: E402
 
+from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.datasets import DRIVE  # noqa: E402
 from paddleseg_lite.datasets.download import extract_atomically  # noqa: E402
 from paddleseg_lite.transforms import functional as F  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 
 

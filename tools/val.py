@@ -5,9 +5,9 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
+from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.core.val import evaluate_metrics  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite import cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -26,11 +26,10 @@ def main(argv=None):
     args = parse_args(argv)
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
-    test_config = cli.inference_config(args, cfg.test_config, "aug_eval")
-    if args.auc_roc:
-        test_config["auc_roc"] = True
+    options, auc_roc = cli.inference_options(args, cfg.test_config, "aug_eval")
     model = cli.load_model(cfg, args)
-    evaluate_metrics(model, cfg.val_dataset, num_workers=args.num_workers, save_dir=args.save_dir, **test_config)
+    evaluate_metrics(model, cfg.val_dataset, options, auc_roc=auc_roc or args.auc_roc, num_workers=args.num_workers,
+                     save_dir=args.save_dir)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
+from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.core.predict import get_image_list  # noqa: E402
 from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
 from paddleseg_lite.deploy import Predictor, load_deploy_config  # noqa: E402
 from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
 from paddleseg_lite.transforms import Compose  # noqa: E402
-from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.transforms.trans_info import undo_trans_info  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.imageio import write_palette_png  # noqa: E402
 from paddleseg_lite.utils.visual import color_map  # noqa: E402
@@ -65,13 +66,9 @@ def build_transforms(transform_cfgs):
 
 
 def restore_size(pred, trans_info):
-    """Undo Resize / Padding on an H×W class-id map (nearest), newest transform first."""
-    for op, (h, w) in reversed(trans_info):
-        if op == "resize":
-            pred = cv2.resize(pred, (int(w), int(h)), interpolation=cv2.INTER_NEAREST)
-        elif op == "padding":
-            pred = pred[:int(h), :int(w)]
-    return pred
+    """Undo Resize / Padding on an H×W class-id map (nearest resizes)."""
+    return undo_trans_info(pred, trans_info, lambda x, size: cv2.resize(
+        x, (size[1], size[0]), interpolation=cv2.INTER_NEAREST))
 
 
 def to_class_ids(output, output_op):

@@ -7,6 +7,7 @@ import sys
 
 import paddle
 
+from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
 from paddleseg_lite.deploy import inference_model
 from paddleseg_lite.models import load_entire_model
@@ -108,8 +109,9 @@ def add_inference_args(parser):
                         help="reflect-pad image borders before sliding (U-Net overlap-tile)")
 
 
-def inference_config(args, test_config, aug_flag):
-    """Merge the shared flags into cfg.test_config as PaddleSeg does (only when their switch is on)."""
+def inference_options(args, test_config, aug_flag):
+    """The config's test_config with the shared flags merged in as PaddleSeg does (only when their switch
+    is on), as `(InferenceOptions, auc_roc)`."""
     config = dict(test_config)
     if getattr(args, aug_flag):
         config.update(aug_eval=True, scales=args.scales, flip_horizontal=args.flip_horizontal,
@@ -120,4 +122,4 @@ def inference_config(args, test_config, aug_flag):
         config.update(is_slide=True, crop_size=args.crop_size, stride=args.stride)
     if args.mirror_pad:
         config["mirror_pad"] = True
-    return config
+    return InferenceOptions.from_test_config(config), bool(config.get("auc_roc"))

@@ -12,6 +12,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from paddleseg_lite.transforms.trans_info import undo_trans_info
 from paddleseg_lite.utils.errors import UserError
 
 
@@ -45,36 +46,11 @@ def logits_to_prob(logits):
     return F.softmax(logits, axis=1)
 
 
-def _as_int(value):
-    """int() of a Python number, numpy scalar or 1-element tensor/array (collated trans_info)."""
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return int(np.asarray(value).reshape(-1)[0])
-
-
 def reverse_transform(logits, trans_info):
-    """Maps logits back through `trans_info` (walked backwards) to the original image size.
-
-    Args:
-        logits (Tensor): N×C×H×W float.
-        trans_info (list | None): ``(op, (h, w))`` items; 'resize' → bilinear resize to (h, w),
-            'padding' → crop to [:h, :w].
-
-    Returns:
-        Tensor: N×C×h0×w0 logits.
-
-    Raises:
-        ValueError: an op other than 'resize' / 'padding'.
-    """
-    for op, size in reversed(list(trans_info or [])):
-        h, w = _as_int(size[0]), _as_int(size[1])
-        if op == "resize":
-            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-        elif op == "padding":
-            logits = logits[:, :, :h, :w]
-        else:
-            raise ValueError(f"Unexpected trans_info op {op!r}; only 'resize' and 'padding' are supported")
-    return logits
+    """Maps N×C×H×W logits back through `trans_info` to the original image size (bilinear resizes;
+    see `transforms.trans_info.undo_trans_info`)."""
+    return undo_trans_info(logits, trans_info, lambda x, size: F.interpolate(
+        x, size=size, mode="bilinear", align_corners=False))
 
 
 def _run_model(model, im):

@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import paddle
 
-from paddleseg_lite.core.infer import aug_inference, inference, logits_to_pred, logits_to_prob
+from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
+from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.models.checkpoint_io import load_entire_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.imageio import write_image, write_palette_png
@@ -54,17 +56,6 @@ def get_image_list(image_path):
     return sorted(images), base
 
 
-def _logits(model, data, options):
-    im = paddle.to_tensor(data["img"][np.newaxis])
-    trans_info = data.get("trans_info") or None
-    slide = {k: options.get(k) for k in ("is_slide", "stride", "crop_size", "mirror_pad")}
-    if options.get("aug_eval"):
-        return aug_inference(model, im, trans_info, scales=options.get("scales", 1.0),
-                             flip_horizontal=options.get("flip_horizontal", False),
-                             flip_vertical=options.get("flip_vertical", False), **slide)
-    return inference(model, im, trans_info, **slide)
-
-
 def _write_outputs(path, rel, pred, prob, save_dir, colors):
     stem = os.path.splitext(rel)[0]
     write_palette_png(os.path.join(save_dir, "pseudo_color_prediction", stem + ".png"), pred, colors)
@@ -78,19 +69,35 @@ def _write_outputs(path, rel, pred, prob, save_dir, colors):
                     np.round(fg * 255).astype(np.uint8))
 
 
-def predict(model, transforms, image_list, image_dir, save_dir="output/result", save_prob=False,
-            custom_color=None, **test_config):
-    """Predict every image of `image_list` and write the outputs under `save_dir`.
+def predict(model, model_path, transforms, image_list, image_dir=None, save_dir="output", aug_pred=False,
+            scales=1.0, flip_horizontal=True, flip_vertical=False, is_slide=False, stride=None, crop_size=None,
+            custom_color=None, use_multilabel=False, save_prob=False, mirror_pad=False):
+    """PaddleSeg's `predict` (same parameters and order; `save_prob` and `mirror_pad` added).
 
     Args:
-        model (paddle.nn.Layer): Loaded model.
+        model (paddle.nn.Layer): The model (or a `deploy.PredictorModel`).
+        model_path (str | None): Weights loaded into `model` first; None uses the model as it is.
         transforms (Compose): The val transforms of the config.
         image_list (list[str]): Image files.
-        image_dir (str): Output paths mirror the images' paths relative to this directory.
-        save_prob (bool): Also write foreground probability maps.
+        image_dir (str, optional): Output paths mirror the images' paths relative to this directory
+            (default: the file name alone).
+        aug_pred, scales, flip_horizontal, flip_vertical, is_slide, stride, crop_size, mirror_pad: how to
+            infer (`InferenceOptions`; the flips and scales apply only with aug_pred, as in PaddleSeg).
         custom_color (list[int], optional): Flat RGB list replacing the palette's first colours.
-        **test_config: aug_eval, scales, flip_horizontal, flip_vertical, is_slide, crop_size, stride, mirror_pad.
+        save_prob (bool): Also write foreground probability maps.
     """
+    if use_multilabel:
+        raise UserError("predict: use_multilabel is not supported (one class per pixel)")
+    if model_path:
+        load_entire_model(model, model_path)
+    options = InferenceOptions(aug=aug_pred, scales=scales, flip_horizontal=flip_horizontal,
+                               flip_vertical=flip_vertical, is_slide=is_slide, stride=stride, crop_size=crop_size,
+                               mirror_pad=mirror_pad)
+    predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob, custom_color)
+
+
+def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None):
+    """Predict every image of `image_list` with `options` and write the outputs under `save_dir`."""
     colors = color_map(256)
     if custom_color:
         custom = np.asarray(custom_color, np.uint8).reshape(-1, 3)
@@ -99,10 +106,11 @@ def predict(model, transforms, image_list, image_dir, save_dir="output/result", 
     progbar = Progbar(len(image_list))
     for i, path in enumerate(image_list, 1):
         data = transforms({"img": path, "trans_info": [], "gt_fields": []})
-        logits = _logits(model, data, test_config)
+        logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
         pred = logits_to_pred(logits).numpy()[0, 0].astype(np.uint8)
         prob = logits_to_prob(logits).numpy()[0] if save_prob else None
-        _write_outputs(path, os.path.relpath(path, image_dir), pred, prob, save_dir, colors)
+        rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
+        _write_outputs(path, rel, pred, prob, save_dir, colors)
         progbar.update(i)
     logger.info("Predicted images are saved in {} and {} .".format(
         os.path.join(save_dir, "added_prediction"), os.path.join(save_dir, "pseudo_color_prediction")))

@@ -16,6 +16,7 @@ import paddle
 
 from paddleseg_lite.core.checkpoint import CheckpointManager
 from paddleseg_lite.core.distributed import average_buffers, log_final_checksum, wrap_parallel
+from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import EpochBatchSampler, SeededDataset, build_loader
 from paddleseg_lite.core.steps import make_step, scheduler_step
 from paddleseg_lite.core.train_log import TrainLogger, eval_scalars
@@ -71,6 +72,7 @@ class Trainer:
         self.model, self.train_dataset, self.optimizer = model, train_dataset, optimizer
         self.loss_set, self.settings = LossSet.coerce(loss_set), settings.with_seed()
         self.val_dataset, self.save_dir = val_dataset, save_dir
+        self.inference_options = InferenceOptions.from_test_config(self.test_config)
         self.rank, self.world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
         self.checkpoints = CheckpointManager(save_dir, settings.keep_checkpoint_max, settings.save_best_metric,
                                              settings.early_stop_intervals, self.rank)
@@ -143,8 +145,9 @@ class Trainer:
         return metrics
 
     def _evaluate(self, log, it):
-        metrics, panels = evaluate_metrics(self.model, self.val_dataset, num_workers=min(self.settings.num_workers, 1),
-                                           num_vis=3, **self.test_config)
+        metrics, panels = evaluate_metrics(self.model, self.val_dataset, self.inference_options,
+                                           auc_roc=bool(self.test_config.get("auc_roc")),
+                                           num_workers=min(self.settings.num_workers, 1), num_vis=3)
         log.evaluation(metrics, panels, it)
         self.model.train()
         return metrics

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import paddle
 
-from paddleseg_lite.core.infer import aug_inference, inference, logits_to_pred, logits_to_prob
+from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
+from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
@@ -22,27 +23,6 @@ from paddleseg_lite.utils.visual import panel
 VESSEL_KEYS = ("dice", "iou", "sensitivity", "specificity", "accuracy", "precision", "auc")
 METRIC_NAMES = ("mIoU", "Acc", "Kappa", "Dice", "Auc_roc") + tuple(k + "_fg" for k in VESSEL_KEYS)
 AUC_BINS = 65536
-
-
-def _predict_logits(model, data, options):
-    trans_info = data["trans_info"][0] if data.get("trans_info") else None
-    inference_args = {k: options[k] for k in ("is_slide", "stride", "crop_size", "mirror_pad")}
-    if options["aug_eval"]:
-        return aug_inference(model, data["img"], trans_info, scales=options["scales"],
-                             flip_horizontal=options["flip_horizontal"],
-                             flip_vertical=options["flip_vertical"], **inference_args)
-    return inference(model, data["img"], trans_info, **inference_args)
-
-
-def _options(test_config):
-    options = dict(aug_eval=False, scales=1.0, flip_horizontal=False, flip_vertical=False, is_slide=False,
-                   stride=None, crop_size=None, mirror_pad=False, auc_roc=False)
-    unknown = set(test_config) - set(options)
-    if unknown:
-        raise UserError("test_config has unknown key(s) {}; valid keys: {}".format(
-            ", ".join(sorted(unknown)), ", ".join(options)))
-    options.update(test_config)
-    return options
 
 
 def _panel(data, label, pred, num_classes):
@@ -104,38 +84,39 @@ def _log(metrics, has_fov):
                                                  m["accuracy"], m["iou"], m["precision"], auc))
 
 
-def evaluate_metrics(model, eval_dataset, num_workers=0, print_detail=True, save_dir=None, num_vis=0,
-                     **test_config):
+def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_workers=0, print_detail=True,
+                     save_dir=None, num_vis=0):
     """Evaluate `model` on `eval_dataset` (val mode: labels at their original size), with every metric.
 
     Args:
         model (paddle.nn.Layer): Returns a list of logits; logits[0] is evaluated.
         eval_dataset: A dataset in val mode.
+        options (InferenceOptions, optional): How to infer each image (default: whole image, no TTA).
+        auc_roc (bool): Also compute AUC-ROC (from score histograms).
         num_workers (int): DataLoader workers.
         print_detail (bool): Log the [EVAL] lines and show a progress bar.
         save_dir (str, optional): Write per-image metrics to save_dir/per_image_metrics.csv.
         num_vis (int): Return input | label | prediction panels for the first N images.
-        **test_config: aug_eval, scales, flip_horizontal, flip_vertical, is_slide, crop_size, stride,
-            mirror_pad, auc_roc (PaddleSeg's test_config keys).
 
     Returns:
         tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
     """
-    options = _options(test_config)
+    options = options or InferenceOptions()
     rank, world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
     sampler = ShardBatchSampler(len(eval_dataset), rank, world_size)
     loader = build_loader(eval_dataset, sampler, num_workers)
     num_classes = max(int(eval_dataset.num_classes), 2)
-    evaluator = SegEvaluator(num_classes, eval_dataset.ignore_index, auc_bins=AUC_BINS if options["auc_roc"] else 0)
+    evaluator = SegEvaluator(num_classes, eval_dataset.ignore_index, auc_bins=AUC_BINS if auc_roc else 0)
     if print_detail:
         logger.info("Start evaluating (total_samples: {}, total_iters: {})...".format(len(eval_dataset), len(sampler)))
     model.eval()
     progbar, panels, tic = Progbar(len(sampler), enabled=print_detail and rank == 0), [], time.time()
     for step, data in enumerate(loader, 1):
         reader_cost = time.time() - tic
-        logits = _predict_logits(model, data, options)
+        trans_info = data["trans_info"][0] if data.get("trans_info") else None
+        logits = options.logits(model, data["img"], trans_info)
         pred = logits_to_pred(logits).numpy()[0, 0]
-        prob = logits_to_prob(logits).numpy()[0] if options["auc_roc"] else None
+        prob = logits_to_prob(logits).numpy()[0] if auc_roc else None
         label = data["label"].numpy()[0, 0]
         fov = data["fov"].numpy()[0, 0] if "fov" in data else None
         evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
@@ -158,7 +139,7 @@ def evaluate(model, eval_dataset, aug_eval=False, scales=1.0, flip_horizontal=Fa
     """PaddleSeg's `evaluate`: the same parameters, order and 5-tuple; `evaluate_metrics` gives every metric.
 
     Args:
-        kwargs: `save_dir`, `mirror_pad` (see `evaluate_metrics`).
+        kwargs: `save_dir`, `mirror_pad` (see `evaluate_metrics` and `InferenceOptions`).
 
     Returns:
         tuple: (miou, acc, class_iou, class_precision, kappa) as numpy scalars / arrays.
@@ -168,9 +149,10 @@ def evaluate(model, eval_dataset, aug_eval=False, scales=1.0, flip_horizontal=Fa
     if precision != "fp32" and not paddle.get_device().startswith("gpu"):
         raise UserError("evaluate: precision {} needs a CUDA GPU; use fp32".format(precision))
     with paddle.amp.auto_cast(enable=precision == "fp16", level=amp_level):
-        metrics, _ = evaluate_metrics(model, eval_dataset, num_workers=num_workers, print_detail=print_detail,
-                                      aug_eval=aug_eval, scales=scales, flip_horizontal=flip_horizontal,
-                                      flip_vertical=flip_vertical, is_slide=is_slide, stride=stride,
-                                      crop_size=crop_size, auc_roc=auc_roc, **kwargs)
+        options = InferenceOptions(aug=aug_eval, scales=scales, flip_horizontal=flip_horizontal,
+                                   flip_vertical=flip_vertical, is_slide=is_slide, stride=stride, crop_size=crop_size,
+                                   mirror_pad=kwargs.pop("mirror_pad", False))
+        metrics, _ = evaluate_metrics(model, eval_dataset, options, auc_roc=auc_roc, num_workers=num_workers,
+                                      print_detail=print_detail, **kwargs)
     return (np.float64(metrics["mIoU"]), np.float64(metrics["Acc"]), np.asarray(metrics["class_iou"]),
             np.asarray(metrics["class_precision"]), np.float64(metrics["Kappa"]))

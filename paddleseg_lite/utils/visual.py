@@ -52,7 +52,7 @@ class VisualWriter:
     def __init__(self, logdir):
         self._writer = None
         if logdir:
-            from visualdl import LogWriter
+            from visualdl import LogWriter  # only when logging: it pulls in a web stack (~1 s)
             self._writer = LogWriter(logdir)
 
     def scalars(self, values, step, prefix):

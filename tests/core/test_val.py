@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import val as core_val
+from paddleseg_lite.core import inference_options
 from paddleseg_lite import cli
 from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 
@@ -67,8 +67,8 @@ def test_slide_and_flip_flags_reach_inference(weights, log_lines, monkeypatch):
     calls = []
 
     def spy(name):
-        real = getattr(core_val, name)
-        monkeypatch.setattr(core_val, name, lambda *a, **k: calls.append((name, k)) or real(*a, **k))
+        real = getattr(inference_options, name)
+        monkeypatch.setattr(inference_options, name, lambda *a, **k: calls.append((name, k)) or real(*a, **k))
 
     spy("inference")
     spy("aug_inference")
