@@ -8,7 +8,6 @@ The caller puts the model in eval mode.
 """
 import math
 
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 

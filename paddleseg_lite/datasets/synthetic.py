@@ -12,8 +12,8 @@ import math
 import cv2
 import numpy as np
 
-from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.datasets.dataset import Dataset
+from paddleseg_lite.registry import DATASETS
 
 _SPLIT_STREAM = {"train": 0, "val": 1, "test": 1}
 _SUPERSAMPLE = 4

@@ -19,9 +19,9 @@ import glob
 import os
 import re
 
-from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.datasets.dataset import Dataset, Sample, read_file_list
 from paddleseg_lite.datasets.download import ensure_dataset
+from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 

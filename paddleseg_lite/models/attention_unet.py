@@ -9,10 +9,10 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.registry import MODELS
-from paddleseg_lite.models.checkpoint_io import load_pretrained_model
-from paddleseg_lite.models.layers import ConvBN, check_input_size, check_model_args, double_conv, resize_to
+from paddleseg_lite.models.base import SegmentationModel, seg_head
+from paddleseg_lite.models.layers import ConvBN, double_conv, resize_to
 from paddleseg_lite.models.unet import Decoder, Encoder, unet_widths
+from paddleseg_lite.registry import MODELS
 
 
 class AttentionGate(nn.Layer):
@@ -56,7 +56,7 @@ class AttentionUpSampling(nn.Layer):
 
 
 @MODELS.add_component
-class AttentionUNet(nn.Layer):
+class AttentionUNet(SegmentationModel):
     """U-Net with attention-gated skip connections.
 
     Args:
@@ -74,16 +74,9 @@ class AttentionUNet(nn.Layer):
     """
 
     def __init__(self, num_classes, in_channels=3, base_channels=64, align_corners=False, pretrained=None):
-        super().__init__()
-        check_model_args('AttentionUNet', num_classes, in_channels, base_channels)
+        super().__init__(num_classes, in_channels, base_channels)
         widths = unet_widths(base_channels)
         self.encode = Encoder(in_channels, widths)
         self.decode = Decoder(widths, lambda i, o: AttentionUpSampling(i, o, align_corners))
-        self.cls = nn.Conv2D(widths[0], num_classes, kernel_size=3, padding=1)
-        if pretrained:
-            load_pretrained_model(self, pretrained)
-
-    def forward(self, x):
-        check_input_size('AttentionUNet', x, 16)
-        x, skips = self.encode(x)
-        return [self.cls(self.decode(x, skips))]
+        self.cls = seg_head(widths[0], num_classes)
+        self.init_weights(pretrained)

@@ -7,10 +7,10 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.registry import MODELS
-from paddleseg_lite.models.checkpoint_io import load_pretrained_model
-from paddleseg_lite.models.layers import ConvBN, ConvBNReLU, check_input_size, check_model_args, resize_to
+from paddleseg_lite.models.base import SegmentationModel, seg_head
+from paddleseg_lite.models.layers import ConvBN, ConvBNReLU, resize_to
 from paddleseg_lite.models.unet import Decoder, unet_widths
+from paddleseg_lite.registry import MODELS
 
 
 class ResidualBlock(nn.Layer):
@@ -47,7 +47,7 @@ class ResUpSampling(nn.Layer):
 
 
 @MODELS.add_component
-class ResUNet(nn.Layer):
+class ResUNet(SegmentationModel):
     """U-Net with residual blocks in the encoder and decoder.
 
     Args:
@@ -65,20 +65,17 @@ class ResUNet(nn.Layer):
     """
 
     def __init__(self, num_classes, in_channels=3, base_channels=64, align_corners=False, pretrained=None):
-        super().__init__()
-        check_model_args('ResUNet', num_classes, in_channels, base_channels)
+        super().__init__(num_classes, in_channels, base_channels)
         widths = unet_widths(base_channels)
         self.stem = ResidualBlock(in_channels, widths[0])
         self.down_list = nn.LayerList([
             nn.Sequential(nn.MaxPool2D(kernel_size=2, stride=2), ResidualBlock(a, b))
             for a, b in zip(widths[:-1], widths[1:])])
         self.decode = Decoder(widths, lambda i, o: ResUpSampling(i, o, align_corners))
-        self.cls = nn.Conv2D(widths[0], num_classes, kernel_size=3, padding=1)
-        if pretrained:
-            load_pretrained_model(self, pretrained)
+        self.cls = seg_head(widths[0], num_classes)
+        self.init_weights(pretrained)
 
-    def forward(self, x):
-        check_input_size('ResUNet', x, 16)
+    def logits(self, x):
         x = self.stem(x)
         skips = []
         for down in self.down_list:

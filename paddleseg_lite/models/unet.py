@@ -8,10 +8,9 @@ PaddleSeg's UNet state_dict (`encode.double_conv.0._conv.weight`, ...,
 import paddle
 import paddle.nn as nn
 
+from paddleseg_lite.models.base import SegmentationModel, seg_head
+from paddleseg_lite.models.layers import ConvBNReLU, double_conv, resize_to
 from paddleseg_lite.registry import MODELS
-from paddleseg_lite.models.checkpoint_io import load_pretrained_model
-from paddleseg_lite.models.layers import (ConvBNReLU, check_input_size, check_model_args, double_conv,
-                                         resize_to)
 
 
 def unet_widths(base_channels):
@@ -100,7 +99,7 @@ class Decoder(nn.Layer):
 
 
 @MODELS.add_component
-class UNet(nn.Layer):
+class UNet(SegmentationModel):
     """U-Net with BatchNorm and 'same' padding, PaddleSeg-compatible.
 
     Args:
@@ -122,17 +121,9 @@ class UNet(nn.Layer):
 
     def __init__(self, num_classes, align_corners=False, use_deconv=False, in_channels=3,
                  pretrained=None, base_channels=64):
-        super().__init__()
-        check_model_args('UNet', num_classes, in_channels, base_channels,
-                         min_base=2 if use_deconv else 1)
+        super().__init__(num_classes, in_channels, base_channels, min_base=2 if use_deconv else 1)
         widths = unet_widths(base_channels)
         self.encode = Encoder(in_channels, widths)
         self.decode = Decoder(widths, lambda i, o: UpSampling(i, o, align_corners, use_deconv))
-        self.cls = self.conv = nn.Conv2D(widths[0], num_classes, kernel_size=3, padding=1)
-        if pretrained:
-            load_pretrained_model(self, pretrained)
-
-    def forward(self, x):
-        check_input_size('UNet', x, 16)
-        x, skips = self.encode(x)
-        return [self.cls(self.decode(x, skips))]
+        self.cls = self.conv = seg_head(widths[0], num_classes)
+        self.init_weights(pretrained)

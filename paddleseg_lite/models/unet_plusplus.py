@@ -7,13 +7,13 @@ encoder. With `deep_supervision` each top node X(0, 1..4) gets a 1x1 head.
 import paddle
 import paddle.nn as nn
 
+from paddleseg_lite.models.base import SegmentationModel
+from paddleseg_lite.models.layers import double_conv, resize_to
 from paddleseg_lite.registry import MODELS
-from paddleseg_lite.models.checkpoint_io import load_pretrained_model
-from paddleseg_lite.models.layers import check_input_size, check_model_args, double_conv, resize_to
 
 
 @MODELS.add_component
-class UNetPlusPlus(nn.Layer):
+class UNetPlusPlus(SegmentationModel):
     """UNet++ with optional deep supervision.
 
     Args:
@@ -36,8 +36,7 @@ class UNetPlusPlus(nn.Layer):
 
     def __init__(self, num_classes, in_channels=3, base_channels=32, align_corners=False, pretrained=None,
                  deep_supervision=False):
-        super().__init__()
-        check_model_args('UNetPlusPlus', num_classes, in_channels, base_channels)
+        super().__init__(num_classes, in_channels, base_channels)
         widths = [base_channels * 2 ** i for i in range(5)]
         self.align_corners = align_corners
         self.pool = nn.MaxPool2D(kernel_size=2, stride=2)
@@ -47,8 +46,7 @@ class UNetPlusPlus(nn.Layer):
             for j in range(1, 5)])
         self.heads = nn.LayerList([nn.Conv2D(widths[0], num_classes, kernel_size=1)
                                    for _ in range(4 if deep_supervision else 1)])
-        if pretrained:
-            load_pretrained_model(self, pretrained)
+        self.init_weights(pretrained)
 
     def _columns(self, x):
         """Return columns[j][i] = X(i, j) for every node."""
@@ -65,8 +63,7 @@ class UNetPlusPlus(nn.Layer):
             columns.append(column)
         return columns
 
-    def forward(self, x):
-        check_input_size('UNetPlusPlus', x, 16)
+    def logits(self, x):
         columns = self._columns(x)
         tops = [columns[j][0] for j in range(4, 0, -1)]  # X(0,4), X(0,3), X(0,2), X(0,1)
         return [head(top) for head, top in zip(self.heads, tops)]

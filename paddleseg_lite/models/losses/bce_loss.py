@@ -5,8 +5,8 @@ Built from `loss: {types: [{type: BCELoss}], ...}`, typically with `model.num_cl
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_number, prepare
+from paddleseg_lite.registry import LOSSES
 
 
 @LOSSES.add_component

@@ -9,8 +9,8 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_int, check_number, pixel_nll, prepare
+from paddleseg_lite.registry import LOSSES
 
 
 def class_balance_weights(label, valid):

@@ -6,8 +6,8 @@ trainer as `loss(logits, label)`.
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_class_weight, check_number, prepare, weight_tensor
+from paddleseg_lite.registry import LOSSES
 
 
 @LOSSES.add_component

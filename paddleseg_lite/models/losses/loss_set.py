@@ -30,7 +30,7 @@ class LossSet:
             return losses
         if isinstance(losses, dict) and "types" in losses and "coef" in losses:
             return cls(losses["types"], losses["coef"])
-        raise TypeError("losses must be a LossSet or a dict {'types': [loss, ...], 'coef': [float, ...]}, "
+        raise TypeError("losses must be a LossSet or a dict {{'types': [loss, ...], 'coef': [float, ...]}}, "
                         "got {!r}".format(losses))
 
     def __len__(self):
