@@ -14,6 +14,7 @@ import paddle.nn.functional as F
 
 from paddleseg_lite.transforms.trans_info import undo_trans_info
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import is_sigmoid
 
 
 def logits_to_pred(logits):
@@ -25,7 +26,7 @@ def logits_to_pred(logits):
     Returns:
         Tensor: N×1×H×W int32 (0/1 for a binary model).
     """
-    if logits.shape[1] == 1:
+    if is_sigmoid(logits):
         return (F.sigmoid(logits) > 0.5).astype("int32")
     return paddle.argmax(logits, axis=1, keepdim=True).astype("int32")
 
@@ -40,7 +41,7 @@ def logits_to_prob(logits):
         Tensor: N×max(C, 2)×H×W float32, so a binary model looks like a 2-class one.
     """
     logits = logits.astype("float32")
-    if logits.shape[1] == 1:
+    if is_sigmoid(logits):
         p = F.sigmoid(logits)
         return paddle.concat([1 - p, p], axis=1)
     return F.softmax(logits, axis=1)

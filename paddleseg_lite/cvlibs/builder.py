@@ -17,6 +17,7 @@ from paddleseg_lite.models.losses import LossSet
 from paddleseg_lite.transforms import Compose
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import binary_ok
 
 _NESTED_REGISTRY = {"transforms": manager.TRANSFORMS, "backbone": manager.BACKBONES,
                     "losses": manager.LOSSES}
@@ -150,7 +151,6 @@ def build_model(dic):
     if "type" not in cfg:
         raise UserError("model: 'type' is missing (e.g. type: UNet)")
     facts = dataset_facts(dic)
-    binary_ok = lambda mine, data: mine == data or (mine == 1 and data == 2)
     _sync(cfg, "num_classes", facts.get("num_classes"), "model", manager.MODELS, binary_ok)
     _sync(cfg, "in_channels", facts.get("img_channels"), "model", manager.MODELS)
     return build_component(cfg, "model", manager.MODELS)

@@ -22,6 +22,7 @@ from paddleseg_lite.transforms import Compose
 from paddleseg_lite.transforms import functional as F
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import check_label_values
 
 MODES = ("train", "val", "test")
 
@@ -135,7 +136,7 @@ class Dataset:
         if sample.label_is_mask:
             return (raw > 0).astype(np.int64)
         values = label_values(raw)
-        check_label_values(sample.label, values, self.num_classes, self.ignore_index)
+        check_label_values(values, self.num_classes, self.ignore_index, "label '{}'".format(sample.label))
         self._warn_if_binary_255(sample.label, values)
         return raw.astype(np.int64)
 
@@ -241,18 +242,6 @@ def label_values(label):
     if label.dtype == np.uint8:
         return np.flatnonzero(np.bincount(label.ravel(), minlength=256))
     return np.unique(label)
-
-
-def check_label_values(path, values, num_classes, ignore_index):
-    """Raise UserError if `values` has anything outside [0, num_classes) and ignore_index."""
-    bad = [int(v) for v in values if not (0 <= v < num_classes or v == ignore_index)]
-    if not bad:
-        return
-    hint = ""
-    if set(int(v) for v in values) <= {0, 255}:
-        hint = "; labels look like 0/255 masks: convert them to 0/1 (tools/prepare_drive.py does for DRIVE)"
-    raise UserError("label '{}' has values {} outside 0..{} and ignore_index {}{}".format(
-        path, bad[:10], num_classes - 1, ignore_index, hint))
 
 
 def check_same_size(img_path, img, other_path, other):

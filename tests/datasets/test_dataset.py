@@ -146,7 +146,7 @@ def test_out_of_range_labels_name_file_and_values(tmp_path):
     label[0, 0], label[1, 1] = 3, 7
     _write_list(str(tmp_path), [_write_sample(str(tmp_path), "c", label)])
     ds = Dataset("train", str(tmp_path), None, 2, train_path="train.txt")
-    with pytest.raises(UserError, match=r"label '.*c.png' has values \[3, 7\] outside 0..1"):
+    with pytest.raises(UserError, match=r"label '.*c.png': label values \[3, 7\] are outside \[0, 2\) and not ignore_index 255; check num_classes"):
         ds[0]
 
 

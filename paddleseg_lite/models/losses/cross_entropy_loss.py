@@ -8,6 +8,7 @@ import paddle.nn as nn
 from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import (EPS, check_class_weight, check_number, pixel_nll, prepare,
                                                 safe_label, weight_tensor)
+from paddleseg_lite.utils.labels import num_classes_of
 
 
 @LOSSES.add_component
@@ -58,7 +59,7 @@ class CrossEntropyLoss(nn.Layer):
         loss = pixel_nll(logits, label, mask)
         coef = mask if self.avg_non_ignore else paddle.ones_like(mask)
         if self.weight is not None:
-            class_weight = weight_tensor('CrossEntropyLoss', self.weight, max(logits.shape[1], 2))
+            class_weight = weight_tensor('CrossEntropyLoss', self.weight, num_classes_of(logits.shape[1]))
             pixel_weight = paddle.gather(class_weight, safe_label(label, mask).flatten()).reshape(label.shape)
             loss = loss * pixel_weight
             if self.avg_non_ignore:

@@ -8,6 +8,7 @@ import paddle.nn.functional as F
 
 from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import EPS, check_class_weight, check_number, prepare, weight_tensor
+from paddleseg_lite.utils.labels import is_sigmoid
 
 
 @LOSSES.add_component
@@ -41,7 +42,7 @@ class DiceLoss(nn.Layer):
     def forward(self, logits, label):
         label, mask = prepare(self, logits, label)
         num_channels = logits.shape[1]
-        if num_channels == 1:
+        if is_sigmoid(logits):
             probs, onehot = F.sigmoid(logits), (label == 1).astype('float32').unsqueeze(1)
         else:
             probs = F.softmax(logits, axis=1)

@@ -10,6 +10,7 @@ import paddle.nn as nn
 from paddleseg_lite.registry import LOSSES
 from paddleseg_lite.models.losses.utils import (EPS, check_class_weight, check_number, pixel_nll, prepare,
                                                 safe_label, weight_tensor)
+from paddleseg_lite.utils.labels import num_classes_of
 
 
 @LOSSES.add_component
@@ -46,7 +47,7 @@ class FocalLoss(nn.Layer):
         ce = pixel_nll(logits, label, mask)
         loss = (1 - paddle.exp(-ce)) ** self.gamma * ce
         if isinstance(self.alpha, list):
-            class_alpha = weight_tensor('FocalLoss', self.alpha, max(logits.shape[1], 2))
+            class_alpha = weight_tensor('FocalLoss', self.alpha, num_classes_of(logits.shape[1]))
             loss = loss * paddle.gather(class_alpha, safe_label(label, mask).flatten()).reshape(label.shape)
         else:
             loss = loss * self.alpha

@@ -9,6 +9,7 @@ import paddle
 import paddle.nn.functional as F
 
 from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.labels import check_label_values, is_sigmoid, num_classes_of, squeeze_label
 
 EPS = 1e-8
 
@@ -57,19 +58,18 @@ def prepare(loss, logits, label):
     """Check shapes and labels; return (label as int64 N x H x W, float mask of non-ignored pixels).
 
     A N x 1 x H x W label is accepted and squeezed. Labels outside [0, C) that are
-    not `loss.ignore_index` (C = 2 for 1-channel logits) raise a ValueError. Warns once
+    not `loss.ignore_index` (C = 2 for 1-channel logits) raise a UserError. Warns once
     when `ignore_index` is itself a class id.
     """
     name = type(loss).__name__
     if logits.ndim != 4:
         raise ValueError("{}: logits must be N x C x H x W, got shape {}.".format(name, list(logits.shape)))
-    if label.ndim == 4 and label.shape[1] == 1:
-        label = label.squeeze(1)
+    label = squeeze_label(label)
     if list(label.shape) != [logits.shape[0]] + list(logits.shape[2:]):
         raise ValueError("{}: label shape {} does not match logits {} (expected N x H x W).".format(
             name, list(label.shape), list(logits.shape)))
     label = label.astype('int64')
-    num_classes = max(logits.shape[1], 2)
+    num_classes = num_classes_of(logits.shape[1])
     ignore = loss.ignore_index
     if 0 <= ignore < num_classes and not getattr(loss, '_warned_ignore', False):
         logger.warning("{}: ignore_index {} is a class id (num_classes {}); those pixels are ignored.".format(
@@ -82,21 +82,12 @@ def prepare(loss, logits, label):
 
 def _check_label_values(name, label, valid, num_classes, ignore):
     if not paddle.in_dynamic_mode():
-        return  # a static graph (core/static_train.py) checks the fed numpy labels with check_label_range
+        return  # a static graph (static/trainer.py) checks the fed numpy labels itself
     values = paddle.masked_select(label, valid)
     if values.numel() == 0:
         return
-    check_label_range(name, int(values.min()), int(values.max()), num_classes, ignore)
-
-
-def check_label_range(name, low, high, num_classes, ignore):
-    """Raise a ValueError when the smallest/largest non-ignored label value is not a class id."""
-    if low < 0 or high >= num_classes:
-        bad = high if high >= num_classes else low
-        hint = ("labels look like 0/255 masks: map 255 to 1" if high == 255
-                else "check model.num_classes and the label files")
-        raise ValueError("{}: label value {} is outside [0, {}) and is not ignore_index {}; {}.".format(
-            name, bad, num_classes, ignore, hint))
+    # the smallest and largest values decide; only two numbers leave the device
+    check_label_values([int(values.min()), int(values.max())], num_classes, ignore, name)
 
 
 def safe_label(label, mask):
@@ -106,14 +97,14 @@ def safe_label(label, mask):
 
 def as_two_class(logits):
     """Read a 1-channel logit z as the two-class logits [0, z] (softmax gives sigmoid(z) for class 1)."""
-    if logits.shape[1] != 1:
+    if not is_sigmoid(logits):
         return logits
     return paddle.concat([paddle.zeros_like(logits), logits], axis=1)
 
 
 def foreground_probability(logits):
     """P(foreground) N x H x W: sigmoid for 1 channel, else 1 - softmax[:, 0] (any non-background class)."""
-    if logits.shape[1] == 1:
+    if is_sigmoid(logits):
         return F.sigmoid(logits[:, 0])
     return 1.0 - F.softmax(logits, axis=1)[:, 0]
 
