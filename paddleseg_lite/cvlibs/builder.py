@@ -18,6 +18,7 @@ from paddleseg_lite.transforms import Compose
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import binary_ok
+from paddleseg_lite.utils.validate import check_number
 
 _NESTED_REGISTRY = {"transforms": manager.TRANSFORMS, "backbone": manager.BACKBONES,
                     "losses": manager.LOSSES}
@@ -238,8 +239,8 @@ def build_optimizer(opt_cfg, model, lr_scheduler):
         logger.info("optimizer: SGD with momentum {} -> paddle.optimizer.Momentum".format(cfg["momentum"]))
     elif name == "SGD":
         cfg.pop("momentum", None)
-    if "weight_decay" in cfg and not isinstance(cfg["weight_decay"], (int, float)):
-        raise UserError("optimizer.weight_decay must be a number, got {!r}".format(cfg["weight_decay"]))
+    if "weight_decay" in cfg:
+        check_number(None, "optimizer.weight_decay", cfg["weight_decay"], error=UserError)
     cls = getattr(paddle.optimizer, name)
     check_arguments(cls, dict(cfg, learning_rate=lr_scheduler, parameters=None), "optimizer")
     return cls(learning_rate=lr_scheduler, parameters=model.parameters(), **cfg)

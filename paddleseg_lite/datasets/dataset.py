@@ -23,6 +23,7 @@ from paddleseg_lite.transforms import functional as F
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import check_label_values
+from paddleseg_lite.utils.validate import check_choice, check_int
 
 MODES = ("train", "val", "test")
 
@@ -74,21 +75,13 @@ class Dataset:
     def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False):
         """Validate and store the arguments shared by every dataset; build the Compose."""
         name = type(self).__name__
-        if mode not in MODES:
-            raise ValueError("{}: mode must be one of {}, got {!r}".format(name, "/".join(MODES), mode))
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError("{}: num_classes must be an integer >= 1, got {!r}".format(name, num_classes))
-        if img_channels not in (1, 3):
-            raise ValueError("{}: img_channels must be 1 or 3, got {!r}".format(name, img_channels))
-        if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-            raise TypeError("{}: ignore_index must be an integer, got {!r}".format(name, ignore_index))
+        self.mode = check_choice(name, "mode", mode, MODES)
+        self.num_classes = check_int(name, "num_classes", num_classes, 1)
+        self.ignore_index = check_int(name, "ignore_index", ignore_index)
+        self.img_channels = check_choice(name, "img_channels", img_channels, (1, 3))
         if edge:
             raise ValueError("{}: edge=True (edge labels for BCELoss) is not supported; "
                              "remove `edge` from the dataset config".format(name))
-        self.mode = mode
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
-        self.img_channels = img_channels
         self.transforms = build_compose(transforms, img_channels, name)
         self._warned_binary = False
 

@@ -24,6 +24,7 @@ from paddleseg_lite.deploy.export import DEPLOY_FILE, MODEL_FILE, PARAMS_FILE, e
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.cpu import available_cpus
 from paddleseg_lite.utils.device import gpu_available, resolve_device
+from paddleseg_lite.utils.validate import check_choice
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 # Ops run in bf16 under oneDNN. elementwise_add (conv bias) and batch_norm have no working bf16
@@ -47,8 +48,7 @@ def resolve_precision(precision, device, use_onednn=True):
     Returns:
         str: 'fp32' or 'bf16' on CPU; 'fp32', 'fp16' or 'int8' on GPU.
     """
-    if precision not in PRECISIONS:
-        raise ValueError("precision must be one of {}, got {!r}".format(PRECISIONS, precision))
+    check_choice(None, "precision", precision, PRECISIONS)
     if device == "gpu":
         return "fp32" if precision in ("auto", "bf16") else precision
     if precision in ("fp16", "int8"):

@@ -98,9 +98,9 @@ def test_custom_separator(root):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(mode="training"), "mode must be one of train/val/test"),
-    (dict(num_classes=0), "num_classes must be an integer >= 1"),
-    (dict(img_channels=4), "img_channels must be 1 or 3"),
+    (dict(mode="training"), "mode must be one of train, val, test, got 'training'"),
+    (dict(num_classes=0), "num_classes must be >= 1, got 0"),
+    (dict(img_channels=4), "img_channels must be one of 1, 3, got 4"),
     (dict(edge=True), "edge=True"),
     (dict(train_path=None), "needs `train_path`"),
 ])

@@ -6,8 +6,9 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from paddleseg_lite.registry import LOSSES
-from paddleseg_lite.models.losses.utils import EPS, check_number, prepare
+from paddleseg_lite.models.losses.utils import EPS, prepare
 from paddleseg_lite.utils.labels import is_sigmoid
+from paddleseg_lite.utils.validate import check_number
 
 
 @LOSSES.add_component

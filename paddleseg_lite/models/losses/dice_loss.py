@@ -7,8 +7,9 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from paddleseg_lite.registry import LOSSES
-from paddleseg_lite.models.losses.utils import EPS, check_class_weight, check_number, prepare, weight_tensor
+from paddleseg_lite.models.losses.utils import EPS, prepare, weight_tensor
 from paddleseg_lite.utils.labels import is_sigmoid
+from paddleseg_lite.utils.validate import check_class_weight, check_number
 
 
 @LOSSES.add_component
@@ -35,7 +36,7 @@ class DiceLoss(nn.Layer):
 
     def __init__(self, weight=None, ignore_index=255, smooth=1.0):
         super().__init__()
-        self.weight = check_class_weight('DiceLoss', weight)
+        self.weight = check_class_weight('DiceLoss', 'weight', weight)
         self.ignore_index = ignore_index
         self.smooth = check_number('DiceLoss', 'smooth', smooth, low=0)
 

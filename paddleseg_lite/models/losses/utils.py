@@ -1,10 +1,8 @@
-"""Helpers shared by the losses: argument checks, label/ignore masks, binary logits.
+"""Helpers shared by the losses: label/ignore masks, binary logits, class-weight tensors.
 
 Every loss gets `logits` N x C x H x W and `label` N x H x W (int) and must not
 modify either; these helpers only build new tensors.
 """
-import numbers
-
 import paddle
 import paddle.nn.functional as F
 
@@ -12,38 +10,6 @@ from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.labels import check_label_values, is_sigmoid, num_classes_of, squeeze_label
 
 EPS = 1e-8
-
-
-def check_class_weight(name, weight):
-    """Validate a constructor's class `weight` (None or a list of numbers >= 0); return a list or None."""
-    if weight is None:
-        return None
-    if isinstance(weight, (str, bytes)) or not hasattr(weight, '__len__'):
-        raise TypeError("{}: weight must be a list with one number per class, got {!r}.".format(name, weight))
-    weight = list(weight)
-    if not weight or not all(isinstance(w, numbers.Real) and not isinstance(w, bool) for w in weight):
-        raise TypeError("{}: weight must be a non-empty list of numbers, got {!r}.".format(name, weight))
-    if min(weight) < 0:
-        raise ValueError("{}: class weights must be >= 0, got {}.".format(name, weight))
-    return [float(w) for w in weight]
-
-
-def check_number(name, arg, value, low=None, low_inclusive=True):
-    """Raise TypeError/ValueError unless `value` is a real number above `low`; return it as float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError("{}: {} must be a number, got {!r}.".format(name, arg, value))
-    if low is not None and (value < low or (value == low and not low_inclusive)):
-        raise ValueError("{}: {} must be {} {}, got {}.".format(name, arg, '>=' if low_inclusive else '>', low, value))
-    return float(value)
-
-
-def check_int(name, arg, value, low):
-    """Raise TypeError/ValueError unless `value` is an int >= `low`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError("{}: {} must be an integer, got {!r}.".format(name, arg, value))
-    if value < low:
-        raise ValueError("{}: {} must be >= {}, got {}.".format(name, arg, low, value))
-    return int(value)
 
 
 def weight_tensor(name, weight, num_classes):
