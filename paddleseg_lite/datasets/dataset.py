@@ -19,7 +19,7 @@ import numpy as np
 
 from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.transforms import Compose
-from paddleseg_lite.transforms import functional as F
+from paddleseg_lite.transforms import io
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import check_label_values
@@ -112,20 +112,20 @@ class Dataset:
             tuple: img (H, W, C) float32 RGB, label (H, W) int64 or None, fov (H, W) uint8 or None, img_path.
         """
         sample = self.file_list[idx]
-        img = read_image(sample.img, self.img_channels)
+        img = io.read_image(sample.img, self.img_channels)
         label = fov = None
         if sample.fov is not None:
-            fov = read_fov(sample.fov)
-            check_same_size(sample.img, img, sample.fov, fov)
+            fov = io.read_fov(sample.fov)
+            io.check_same_size("fov", sample.fov, fov, sample.img, img.shape)
         if sample.label is not None:
             label = self._read_checked_label(sample)
-            check_same_size(sample.img, img, sample.label, label)
+            io.check_same_size("label", sample.label, label, sample.img, img.shape)
             if fov is not None:
                 label[fov == 0] = self.ignore_index
         return img, label, fov, sample.img
 
     def _read_checked_label(self, sample):
-        raw = F.read_label(sample.label)
+        raw = io.read_gt("label", sample.label)
         if sample.label_is_mask:
             return (raw > 0).astype(np.int64)
         values = label_values(raw)
@@ -219,26 +219,8 @@ def _parse_line(line, separator, mode, where, dataset_root):
     return Sample(*(paths + [None] * (3 - len(paths))))
 
 
-def read_image(path, img_channels=3):
-    """Read an image as float32 RGB HWC (HW1 when img_channels is 1)."""
-    img = F.read_image(path, img_channels)
-    return np.ascontiguousarray(img[:, :, ::-1]) if img_channels == 3 else img
-
-
-def read_fov(path):
-    """Read a field-of-view mask as HW uint8, 1 where the file is nonzero."""
-    return (F.read_label(path) > 0).astype(np.uint8)
-
-
 def label_values(label):
     """Sorted distinct values of an integer label (bincount for uint8: cheap per sample)."""
     if label.dtype == np.uint8:
         return np.flatnonzero(np.bincount(label.ravel(), minlength=256))
     return np.unique(label)
-
-
-def check_same_size(img_path, img, other_path, other):
-    """Raise UserError if an image and its label / FOV differ in height or width."""
-    if img.shape[:2] != other.shape[:2]:
-        raise UserError("size mismatch: image '{}' is {}x{} (WxH) but '{}' is {}x{}".format(
-            img_path, img.shape[1], img.shape[0], other_path, other.shape[1], other.shape[0]))

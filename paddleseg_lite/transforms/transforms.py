@@ -17,6 +17,7 @@ import numpy as np
 
 from paddleseg_lite.registry import TRANSFORMS
 from paddleseg_lite.transforms import functional as F
+from paddleseg_lite.transforms import io
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.validate import check_choice, check_int, check_number, check_pair, check_prob, is_int
 
@@ -123,8 +124,7 @@ class Compose:
 
     def _load_img(self, img):
         if isinstance(img, str):
-            arr = F.read_image(img, self.img_channels)
-            return np.ascontiguousarray(arr[:, :, ::-1]) if self.to_rgb and arr.shape[2] == 3 else arr
+            return io.read_image(img, self.img_channels, self.to_rgb)
         if not isinstance(img, np.ndarray):
             raise TypeError("Compose: 'img' must be a file path or a numpy array, got {}.".format(
                 type(img).__name__))
@@ -148,8 +148,7 @@ class Compose:
     @staticmethod
     def _load_field(key, value, img_source, img_hw):
         if isinstance(value, str):
-            arr = F.read_label(value)
-            arr = (arr > 0).astype(np.uint8) if key == "fov" else arr
+            arr = io.read_gt(key, value)
         elif isinstance(value, np.ndarray):
             arr = value[:, :, 0] if value.ndim == 3 and value.shape[2] == 1 else value
             if arr.ndim != 2:
@@ -157,10 +156,7 @@ class Compose:
         else:
             raise TypeError("Compose: '{}' must be a file path or a numpy array, got {}.".format(
                 key, type(value).__name__))
-        if arr.shape != tuple(img_hw):
-            raise UserError("{} {} is {}x{} (HxW) but its image {} is {}x{}; they must have the same "
-                            "size.".format(key, _name(value), arr.shape[0], arr.shape[1],
-                                           _name(img_source), img_hw[0], img_hw[1]))
+        io.check_same_size(key, value, arr, img_source, img_hw)
         return arr
 
     @staticmethod
@@ -172,10 +168,6 @@ class Compose:
             dtype = np.uint8 if key == "fov" else np.int64
             out[key] = np.array(data[key], dtype=dtype)  # always a copy: never the caller's array
         return out
-
-
-def _name(source):
-    return source if isinstance(source, str) else "(array)"
 
 
 # ----------------------------------------------------------------------------- resizing

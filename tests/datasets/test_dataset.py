@@ -175,7 +175,7 @@ def test_size_mismatch(tmp_path):
     label = np.zeros((8, 8), np.uint8)
     _write_list(str(tmp_path), [_write_sample(str(tmp_path), "e", label, img_size=(8, 9))])
     ds = Dataset("val", str(tmp_path), None, 2, val_path="train.txt")
-    with pytest.raises(UserError, match=r"size mismatch: image '.*e.png' is 9x8 \(WxH\) but '.*e.png' is 8x8"):
+    with pytest.raises(UserError, match=r"size mismatch: label '.*e.png' is 8x8 \(WxH\) but its image '.*e.png' is 9x8"):
         ds[0]
 
 
