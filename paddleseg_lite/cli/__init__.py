@@ -13,6 +13,7 @@ from paddleseg_lite.deploy import inference_model
 from paddleseg_lite.models import load_entire_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.cpu import setup_cpu_threads
+from paddleseg_lite.utils.device import resolve_device
 from paddleseg_lite.utils.errors import UserError
 
 
@@ -31,10 +32,7 @@ def run(main):
 def set_device(device):
     """Select the device ('gpu' falls back to CPU, with a log line, when CUDA is unavailable) and, under
     `paddle.distributed.launch`, join the process group."""
-    if device == "gpu" and not (paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
-        logger.info("--device gpu: no CUDA GPU available (paddle compiled with CUDA: {}), using cpu".format(
-            paddle.is_compiled_with_cuda()))
-        device = "cpu"
+    device = resolve_device(device, "--device")
     if device == "gpu":
         device = "gpu:{}".format(paddle.distributed.ParallelEnv().dev_id)
     paddle.set_device(device)

@@ -13,6 +13,8 @@ import paddle.nn.functional as F
 
 from paddleseg_lite.transforms.trans_info import undo_trans_info
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import is_sigmoid
+from paddleseg_lite.utils.validate import check_number, check_pair, is_number
 
 
 def logits_to_pred(logits):
@@ -24,7 +26,7 @@ def logits_to_pred(logits):
     Returns:
         Tensor: N×1×H×W int32 (0/1 for a binary model).
     """
-    if logits.shape[1] == 1:
+    if is_sigmoid(logits):
         return (F.sigmoid(logits) > 0.5).astype("int32")
     return paddle.argmax(logits, axis=1, keepdim=True).astype("int32")
 
@@ -39,7 +41,7 @@ def logits_to_prob(logits):
         Tensor: N×max(C, 2)×H×W float32, so a binary model looks like a 2-class one.
     """
     logits = logits.astype("float32")
-    if logits.shape[1] == 1:
+    if is_sigmoid(logits):
         p = F.sigmoid(logits)
         return paddle.concat([1 - p, p], axis=1)
     return F.softmax(logits, axis=1)
@@ -63,18 +65,6 @@ def _run_model(model, im):
         raise ValueError(f"The model must return N×C×H×W logits at input size {list(im.shape[2:])}, "
                          f"got shape {list(logits.shape)}")
     return logits
-
-
-def _pair(value, name):
-    """Validates a (w, h) pair of positive ints from test_config / flags."""
-    try:
-        w, h = (int(v) for v in value)
-    except (TypeError, ValueError):
-        w = h = 0
-    if w <= 0 or h <= 0:
-        raise UserError(f"test_config.{name} (--{name}) must be two positive integers [w, h] for "
-                        f"slide inference, got {value!r}")
-    return w, h
 
 
 def _window_starts(size, crop, stride):
@@ -107,7 +97,8 @@ def slide_inference(model, im, crop_size, stride, mirror_pad=False):
         UserError: crop_size / stride are not two positive integers.
         RuntimeError: some pixel is covered by no window (stride much larger than crop_size).
     """
-    (crop_w, crop_h), (stride_w, stride_h) = _pair(crop_size, "crop_size"), _pair(stride, "stride")
+    crop_w, crop_h = check_pair(None, "test_config.crop_size (--crop_size)", crop_size, error=UserError)
+    stride_w, stride_h = check_pair(None, "test_config.stride (--stride)", stride, error=UserError)
     height, width = im.shape[2], im.shape[3]
     margin_h = margin_w = 0
     if mirror_pad:
@@ -185,9 +176,11 @@ def aug_inference(model, im, trans_info=None, scales=1.0, flip_horizontal=False,
     Returns:
         Tensor: N×C×h0×w0 float32 logits.
     """
-    scales = [scales] if isinstance(scales, (int, float)) else list(scales)
-    if not scales or any(float(s) <= 0 for s in scales):
-        raise UserError(f"test_config.scales (--scales) must be positive numbers, got {scales!r}")
+    scales = [scales] if is_number(scales) else list(scales)
+    if not scales:
+        raise UserError("test_config.scales (--scales) must be positive numbers, got []")
+    for scale in scales:
+        check_number(None, "test_config.scales (--scales)", scale, low=0, low_open=True, error=UserError)
     height, width = im.shape[2], im.shape[3]
     total, flips = 0, _flips(flip_horizontal, flip_vertical)
     for scale in scales:

@@ -16,6 +16,7 @@ from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import num_classes_of
 from paddleseg_lite.utils.metrics import SegEvaluator, write_per_image_csv
 from paddleseg_lite.utils.progress import Progbar
 from paddleseg_lite.utils.visual import panel
@@ -105,7 +106,7 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
     rank, world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
     sampler = ShardBatchSampler(len(eval_dataset), rank, world_size)
     loader = build_loader(eval_dataset, sampler, num_workers)
-    num_classes = max(int(eval_dataset.num_classes), 2)
+    num_classes = num_classes_of(eval_dataset.num_classes)
     evaluator = SegEvaluator(num_classes, eval_dataset.ignore_index, auc_bins=AUC_BINS if auc_roc else 0)
     if print_detail:
         logger.info("Start evaluating (total_samples: {}, total_iters: {})...".format(len(eval_dataset), len(sampler)))

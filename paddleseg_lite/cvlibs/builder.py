@@ -17,6 +17,8 @@ from paddleseg_lite.models.losses import LossSet
 from paddleseg_lite.transforms import Compose
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import binary_ok
+from paddleseg_lite.utils.validate import check_number
 
 _NESTED_REGISTRY = {"transforms": manager.TRANSFORMS, "backbone": manager.BACKBONES,
                     "losses": manager.LOSSES}
@@ -150,7 +152,6 @@ def build_model(dic):
     if "type" not in cfg:
         raise UserError("model: 'type' is missing (e.g. type: UNet)")
     facts = dataset_facts(dic)
-    binary_ok = lambda mine, data: mine == data or (mine == 1 and data == 2)
     _sync(cfg, "num_classes", facts.get("num_classes"), "model", manager.MODELS, binary_ok)
     _sync(cfg, "in_channels", facts.get("img_channels"), "model", manager.MODELS)
     return build_component(cfg, "model", manager.MODELS)
@@ -238,8 +239,8 @@ def build_optimizer(opt_cfg, model, lr_scheduler):
         logger.info("optimizer: SGD with momentum {} -> paddle.optimizer.Momentum".format(cfg["momentum"]))
     elif name == "SGD":
         cfg.pop("momentum", None)
-    if "weight_decay" in cfg and not isinstance(cfg["weight_decay"], (int, float)):
-        raise UserError("optimizer.weight_decay must be a number, got {!r}".format(cfg["weight_decay"]))
+    if "weight_decay" in cfg:
+        check_number(None, "optimizer.weight_decay", cfg["weight_decay"], error=UserError)
     cls = getattr(paddle.optimizer, name)
     check_arguments(cls, dict(cfg, learning_rate=lr_scheduler, parameters=None), "optimizer")
     return cls(learning_rate=lr_scheduler, parameters=model.parameters(), **cfg)

@@ -6,11 +6,11 @@ top-level keys that are neither PaddleSeg's nor a run knob, with a did-you-mean.
 """
 import dataclasses
 import difflib
-import numbers
 import random
 from typing import Optional
 
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.validate import check_bool, check_choice, check_int, check_str
 
 # PaddleSeg's top-level keys; the last four are accepted for compatibility and have no effect here.
 PADDLESEG_KEYS = ("batch_size", "iters", "train_dataset", "val_dataset", "model", "loss", "optimizer",
@@ -69,17 +69,13 @@ def _check(key, value):
     if value is None and key in _OPTIONAL:
         return
     if key in _INT_MIN:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise UserError("{} must be an integer, got {!r}".format(key, value))
-        low = _INT_MIN[key]
-        if low is not None and value < low:
-            raise UserError("{} must be >= {}, got {}".format(key, low, value))
-    elif key in _CHOICES and value not in _CHOICES[key]:
-        raise UserError("{} must be one of {}, got {!r}".format(key, ", ".join(_CHOICES[key]), value))
-    elif key in ("to_static_training", "do_eval", "use_vdl") and not isinstance(value, bool):
-        raise UserError("{} must be True or False, got {!r}".format(key, value))
-    elif key == "save_best_metric" and not isinstance(value, str):
-        raise UserError("save_best_metric must be a metric name such as mIoU or dice_fg, got {!r}".format(value))
+        check_int(None, key, value, _INT_MIN[key], error=UserError)
+    elif key in _CHOICES:
+        check_choice(None, key, value, _CHOICES[key], error=UserError)
+    elif key in ("to_static_training", "do_eval", "use_vdl"):
+        check_bool(None, key, value, error=UserError)
+    elif key == "save_best_metric":
+        check_str(None, key, value, "a metric name such as mIoU or dice_fg", error=UserError)
 
 
 def check_keys(dic, path):

@@ -19,9 +19,11 @@ import numpy as np
 
 from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.transforms import Compose
-from paddleseg_lite.transforms import functional as F
+from paddleseg_lite.transforms import io
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import check_label_values
+from paddleseg_lite.utils.validate import check_choice, check_int
 
 MODES = ("train", "val", "test")
 
@@ -73,21 +75,13 @@ class Dataset:
     def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False):
         """Validate and store the arguments shared by every dataset; build the Compose."""
         name = type(self).__name__
-        if mode not in MODES:
-            raise ValueError("{}: mode must be one of {}, got {!r}".format(name, "/".join(MODES), mode))
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError("{}: num_classes must be an integer >= 1, got {!r}".format(name, num_classes))
-        if img_channels not in (1, 3):
-            raise ValueError("{}: img_channels must be 1 or 3, got {!r}".format(name, img_channels))
-        if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-            raise TypeError("{}: ignore_index must be an integer, got {!r}".format(name, ignore_index))
+        self.mode = check_choice(name, "mode", mode, MODES)
+        self.num_classes = check_int(name, "num_classes", num_classes, 1)
+        self.ignore_index = check_int(name, "ignore_index", ignore_index)
+        self.img_channels = check_choice(name, "img_channels", img_channels, (1, 3))
         if edge:
             raise ValueError("{}: edge=True (edge labels for BCELoss) is not supported; "
                              "remove `edge` from the dataset config".format(name))
-        self.mode = mode
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
-        self.img_channels = img_channels
         self.transforms = build_compose(transforms, img_channels, name)
         self._warned_binary = False
 
@@ -118,24 +112,24 @@ class Dataset:
             tuple: img (H, W, C) float32 RGB, label (H, W) int64 or None, fov (H, W) uint8 or None, img_path.
         """
         sample = self.file_list[idx]
-        img = read_image(sample.img, self.img_channels)
+        img = io.read_image(sample.img, self.img_channels)
         label = fov = None
         if sample.fov is not None:
-            fov = read_fov(sample.fov)
-            check_same_size(sample.img, img, sample.fov, fov)
+            fov = io.read_fov(sample.fov)
+            io.check_same_size("fov", sample.fov, fov, sample.img, img.shape)
         if sample.label is not None:
             label = self._read_checked_label(sample)
-            check_same_size(sample.img, img, sample.label, label)
+            io.check_same_size("label", sample.label, label, sample.img, img.shape)
             if fov is not None:
                 label[fov == 0] = self.ignore_index
         return img, label, fov, sample.img
 
     def _read_checked_label(self, sample):
-        raw = F.read_label(sample.label)
+        raw = io.read_gt("label", sample.label)
         if sample.label_is_mask:
             return (raw > 0).astype(np.int64)
         values = label_values(raw)
-        check_label_values(sample.label, values, self.num_classes, self.ignore_index)
+        check_label_values(values, self.num_classes, self.ignore_index, "label '{}'".format(sample.label))
         self._warn_if_binary_255(sample.label, values)
         return raw.astype(np.int64)
 
@@ -225,38 +219,8 @@ def _parse_line(line, separator, mode, where, dataset_root):
     return Sample(*(paths + [None] * (3 - len(paths))))
 
 
-def read_image(path, img_channels=3):
-    """Read an image as float32 RGB HWC (HW1 when img_channels is 1)."""
-    img = F.read_image(path, img_channels)
-    return np.ascontiguousarray(img[:, :, ::-1]) if img_channels == 3 else img
-
-
-def read_fov(path):
-    """Read a field-of-view mask as HW uint8, 1 where the file is nonzero."""
-    return (F.read_label(path) > 0).astype(np.uint8)
-
-
 def label_values(label):
     """Sorted distinct values of an integer label (bincount for uint8: cheap per sample)."""
     if label.dtype == np.uint8:
         return np.flatnonzero(np.bincount(label.ravel(), minlength=256))
     return np.unique(label)
-
-
-def check_label_values(path, values, num_classes, ignore_index):
-    """Raise UserError if `values` has anything outside [0, num_classes) and ignore_index."""
-    bad = [int(v) for v in values if not (0 <= v < num_classes or v == ignore_index)]
-    if not bad:
-        return
-    hint = ""
-    if set(int(v) for v in values) <= {0, 255}:
-        hint = "; labels look like 0/255 masks: convert them to 0/1 (tools/prepare_drive.py does for DRIVE)"
-    raise UserError("label '{}' has values {} outside 0..{} and ignore_index {}{}".format(
-        path, bad[:10], num_classes - 1, ignore_index, hint))
-
-
-def check_same_size(img_path, img, other_path, other):
-    """Raise UserError if an image and its label / FOV differ in height or width."""
-    if img.shape[:2] != other.shape[:2]:
-        raise UserError("size mismatch: image '{}' is {}x{} (WxH) but '{}' is {}x{}".format(
-            img_path, img.shape[1], img.shape[0], other_path, other.shape[1], other.shape[0]))

@@ -12,8 +12,9 @@ import math
 import cv2
 import numpy as np
 
-from paddleseg_lite.datasets.dataset import Dataset
 from paddleseg_lite.registry import DATASETS
+from paddleseg_lite.datasets.dataset import Dataset
+from paddleseg_lite.utils.validate import check_int, check_pair, is_int
 
 _SPLIT_STREAM = {"train": 0, "val": 1, "test": 1}
 _SUPERSAMPLE = 4
@@ -45,13 +46,10 @@ class SyntheticVessels(Dataset):
         self._setup(mode, transforms, self.NUM_CLASSES, self.IGNORE_INDEX, self.IMG_CHANNELS)
         if num_samples is None:
             num_samples = 24 if mode == "train" else 6
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError("SyntheticVessels: num_samples must be an integer >= 1, got {!r}".format(num_samples))
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError("SyntheticVessels: seed must be an integer >= 0, got {!r}".format(seed))
-        self.image_size = _parse_size(image_size)
-        self.num_samples = num_samples
-        self.seed = seed
+        self.num_samples = check_int("SyntheticVessels", "num_samples", num_samples, 1)
+        self.seed = check_int("SyntheticVessels", "seed", seed, 0)
+        size = (image_size, image_size) if is_int(image_size) else image_size
+        self.image_size = check_pair("SyntheticVessels", "image_size", size, low=16)
 
     def __len__(self):
         return self.num_samples
@@ -70,16 +68,6 @@ class SyntheticVessels(Dataset):
         """Make sample `idx`: (RGB HWC uint8 image, HW uint8 0/1 vessels inside the FOV, HW uint8 FOV)."""
         rng = np.random.default_rng([self.seed, _SPLIT_STREAM[self.mode], idx])
         return generate_fundus(rng, self.image_size)
-
-
-def _parse_size(image_size):
-    size = (image_size, image_size) if isinstance(image_size, int) else image_size
-    ok = (isinstance(size, (list, tuple)) and len(size) == 2
-          and all(isinstance(s, int) and not isinstance(s, bool) and s >= 16 for s in size))
-    if not ok:
-        raise ValueError("SyntheticVessels: image_size must be an int >= 16 or [width, height], "
-                         "got {!r}".format(image_size))
-    return tuple(size)
 
 
 def generate_fundus(rng, size):

@@ -24,6 +24,7 @@ from paddleseg_lite.datasets.download import ensure_dataset
 from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.validate import check_str
 
 
 class VesselDataset(Dataset):
@@ -47,8 +48,7 @@ class VesselDataset(Dataset):
     def __init__(self, dataset_root=None, transforms=None, edge=False, mode="train"):
         self._setup(mode, transforms, self.NUM_CLASSES, self.IGNORE_INDEX, self.IMG_CHANNELS, edge)
         root = dataset_root if dataset_root is not None else self.DEFAULT_ROOT
-        if not isinstance(root, str):
-            raise TypeError("{}: dataset_root must be a path string, got {!r}".format(type(self).__name__, root))
+        check_str(type(self).__name__, "dataset_root", root, "a path string")
         self.dataset_root = ensure_dataset(type(self).__name__, root, self.MISSING_HINT.format(root=root))
         self.file_list = self._collect_samples()
         self._require_samples(self.dataset_root)

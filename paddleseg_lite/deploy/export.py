@@ -14,6 +14,8 @@ import paddle
 import paddle.nn.functional as F
 import yaml
 
+from paddleseg_lite.utils.validate import check_choice
+
 OUTPUT_OPS = ("argmax", "softmax", "none")
 OUTPUT_DTYPES = {"argmax": "int32", "softmax": "float32", "none": "float32"}
 DEFAULT_INPUT_SHAPE = (None, 3, None, None)
@@ -31,8 +33,7 @@ class ExportWrapper(paddle.nn.Layer):
 
     def __init__(self, model, output_op="argmax"):
         super().__init__()
-        if output_op not in OUTPUT_OPS:
-            raise ValueError("ExportWrapper: output_op must be one of {}, got {!r}".format(OUTPUT_OPS, output_op))
+        check_choice("ExportWrapper", "output_op", output_op, OUTPUT_OPS)
         self.model = model
         self.output_op = output_op
 

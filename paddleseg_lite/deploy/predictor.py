@@ -23,6 +23,8 @@ import yaml
 from paddleseg_lite.deploy.export import DEPLOY_FILE, MODEL_FILE, PARAMS_FILE, export_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.cpu import available_cpus
+from paddleseg_lite.utils.device import gpu_available, resolve_device
+from paddleseg_lite.utils.validate import check_choice
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 # Ops run in bf16 under oneDNN. elementwise_add (conv bias) and batch_norm have no working bf16
@@ -40,30 +42,13 @@ def cpu_has_fast_bf16():
     return bool(core.is_compiled_with_onednn() and core.supports_bfloat16_fast_performance())
 
 
-def gpu_available():
-    """True when this Paddle build has CUDA and a GPU is visible."""
-    return paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-
-
-def resolve_device(device):
-    """'gpu' falls back to 'cpu' with a log line when no GPU is usable."""
-    if device not in ("cpu", "gpu"):
-        raise ValueError("device must be 'cpu' or 'gpu', got {!r}".format(device))
-    if device == "gpu" and not gpu_available():
-        logger.info("Predictor: no CUDA GPU available (paddle compiled with CUDA: {}), using cpu".format(
-            paddle.is_compiled_with_cuda()))
-        return "cpu"
-    return device
-
-
 def resolve_precision(precision, device, use_onednn=True):
     """Turn 'auto' into a concrete precision and check the choice is possible on `device`.
 
     Returns:
         str: 'fp32' or 'bf16' on CPU; 'fp32', 'fp16' or 'int8' on GPU.
     """
-    if precision not in PRECISIONS:
-        raise ValueError("precision must be one of {}, got {!r}".format(PRECISIONS, precision))
+    check_choice(None, "precision", precision, PRECISIONS)
     if device == "gpu":
         return "fp32" if precision in ("auto", "bf16") else precision
     if precision in ("fp16", "int8"):
@@ -198,7 +183,7 @@ class Predictor:
     def __init__(self, path, device="cpu", precision="auto", cpu_threads=None, use_onednn=True, use_trt=False,
                  min_subgraph_size=3, auto_tuned_shape_file=None, gpu_id=0, print_detail=False):
         self.model_dir, self.deploy = load_deploy_config(path)
-        self.device = resolve_device(device)
+        self.device = resolve_device(device, "Predictor")
         self.precision = resolve_precision(precision, self.device, use_onednn)
         self.output_op = self.deploy.get("output_op", "argmax")
         config = build_config(self.model_dir, self.deploy, device=self.device, precision=self.precision,

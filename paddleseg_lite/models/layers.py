@@ -7,11 +7,11 @@ Initialisation: Paddle 3.3.1's default `Conv2D` init already is PaddleSeg's
 (weights Normal(0, sqrt(2 / (k*k*in))), bias 0) and `BatchNorm2D` starts at
 weight 1, bias 0, so no explicit initialiser is set (tests/models check it).
 """
-import numbers
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+
+from paddleseg_lite.utils.validate import check_int
 
 
 class ConvBN(nn.Layer):
@@ -68,13 +68,10 @@ def resize_to(x, ref, align_corners):
 
 
 def check_model_args(name, num_classes, in_channels, base_channels, min_base=1):
-    """Raise a one-line ValueError/TypeError for bad common model arguments."""
+    """Raise a one-line ValueError/TypeError (`utils.validate.check_int`) for bad common model arguments."""
     for arg, value, low in (('num_classes', num_classes, 1), ('in_channels', in_channels, 1),
                             ('base_channels', base_channels, min_base)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError("{}: {} must be an integer, got {!r}.".format(name, arg, value))
-        if value < low:
-            raise ValueError("{}: {} must be >= {}, got {}.".format(name, arg, low, value))
+        check_int(name, arg, value, low)
 
 
 def check_input_size(name, x, factor):

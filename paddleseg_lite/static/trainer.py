@@ -21,11 +21,11 @@ from paddle.base import framework, unique_name
 from paddle.optimizer.lr import LRScheduler
 
 from paddleseg_lite.models.losses import LossSet
-from paddleseg_lite.models.losses.utils import check_label_range
 from paddleseg_lite.static.legacy_ops import flags, legacy_ops, old_static_graph, static_parameters
 from paddleseg_lite.static.optimizer_state import DISABLE_HINT, ensure_accumulators, mirror_optimizer, set_tensor
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import check_label_values, num_classes_of, squeeze_label
 
 ONEDNN_OPS = ("conv2d", "conv2d_grad")
 
@@ -132,7 +132,7 @@ class StaticTrainer:
         self.program, self.fetch = main, loss_list
         self.static_optimizer = static_opt
         self.shapes = (tuple(img_shape), tuple(label_shape))
-        self.num_classes = max(int(logits_list[0].shape[1]), 2)
+        self.num_classes = num_classes_of(logits_list[0].shape[1])
         logger.info("--to_static_training: built an old-IR static program ({} ops, oneDNN on {})".format(
             len(main.global_block().ops), "conv2d" if self.onednn else "nothing"))
 
@@ -183,16 +183,12 @@ class StaticTrainer:
 
     # ------------------------------------------------------------------ step
     def check_labels(self, label):
-        """The losses' label check (`losses.utils.check_label_range`), on the numpy batch."""
+        """The losses' label check (`utils.labels.check_label_values`), on the numpy batch."""
         for loss in self.loss_set.losses:
             for leaf in _leaf_losses(loss):
                 ignore = getattr(leaf, "ignore_index", None)
-                if ignore is None:
-                    continue
-                values = label[label != ignore]
-                if values.size:
-                    check_label_range(type(leaf).__name__, int(values.min()), int(values.max()),
-                                      self.num_classes, ignore)
+                if ignore is not None:
+                    check_label_values(label, self.num_classes, ignore, type(leaf).__name__)
 
     def step(self, img, label):
         """One optimization step on a batch (N x C x H x W image, N x H x W labels; Tensors or arrays).
@@ -201,8 +197,7 @@ class StaticTrainer:
             list[float]: The loss terms (as `LossSet`), computed before the update.
         """
         img, label = _to_numpy(img), _to_numpy(label).astype("int64")
-        if label.ndim == 4 and label.shape[1] == 1:
-            label = label[:, 0]
+        label = squeeze_label(label)
         if self.program is None:
             self._build(img.shape, label.shape, str(img.dtype))
             self.sync_from(self.model, self.optimizer)

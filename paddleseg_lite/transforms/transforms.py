@@ -10,7 +10,6 @@ use Python `random` and `np.random` where PaddleSeg does, so seeding both makes
 a chain deterministic. The pixel work lives in `functional.py`.
 """
 import math
-import numbers
 import random
 
 import cv2
@@ -18,7 +17,9 @@ import numpy as np
 
 from paddleseg_lite.registry import TRANSFORMS
 from paddleseg_lite.transforms import functional as F
+from paddleseg_lite.transforms import io
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.validate import check_choice, check_int, check_number, check_pair, check_prob, is_int
 
 # NEAREST is OpenCV's pixel-centre-aligned INTER_NEAREST_EXACT (PaddleSeg uses INTER_NEAREST, whose
 # floor(x * scale) sampling shifts labels up to half a pixel against a LINEAR-resized image).
@@ -29,44 +30,6 @@ INTERP = {
     "AREA": cv2.INTER_AREA,
     "LANCZOS4": cv2.INTER_LANCZOS4,
 }
-
-
-# ----------------------------------------------------------------------------- argument checks
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_number(owner, name, value, low=None, high=None, low_open=False):
-    """Return `value` as float, or raise TypeError/ValueError naming `owner` and `name`."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError("{}: {} must be a number, got {!r}.".format(owner, name, value))
-    too_low = low is not None and (value <= low if low_open else value < low)
-    if too_low or (high is not None and value > high):
-        bounds = "{}{}, {}".format("(" if low_open else "[", low, "inf)" if high is None else "{}]".format(high))
-        raise ValueError("{}: {} must be in {}, got {}.".format(owner, name, bounds, value))
-    return float(value)
-
-
-def _check_prob(owner, name, value):
-    return _check_number(owner, name, value, 0.0, 1.0)
-
-
-def _check_positive_int(owner, name, value):
-    if not _is_int(value):
-        raise TypeError("{}: {} must be an integer, got {!r}.".format(owner, name, value))
-    if value <= 0:
-        raise ValueError("{}: {} must be positive, got {}.".format(owner, name, value))
-    return int(value)
-
-
-def _check_size(owner, name, value):
-    """Return a (w, h) tuple of positive ints from a 2-item list/tuple."""
-    if not isinstance(value, (list, tuple)):
-        raise TypeError("{}: {} must be a list [width, height], got {!r}.".format(owner, name, value))
-    if len(value) != 2:
-        raise ValueError("{}: {} must have 2 items [width, height], got {!r}.".format(owner, name, value))
-    return tuple(_check_positive_int(owner, name, side) for side in value)
 
 
 # ----------------------------------------------------------------------------- sample dict helpers
@@ -137,8 +100,7 @@ class Compose:
             if not callable(op):
                 raise TypeError("Compose: transforms[{}] is a {}, not a transform; give each item a "
                                 "`type:` key.".format(i, type(op).__name__))
-        if img_channels not in (1, 3) or isinstance(img_channels, bool):
-            raise ValueError("Compose: img_channels must be 1 or 3, got {!r}.".format(img_channels))
+        check_choice("Compose", "img_channels", img_channels, (1, 3))
         self.transforms = list(transforms)
         self.to_rgb = bool(to_rgb)
         self.img_channels = img_channels
@@ -162,8 +124,7 @@ class Compose:
 
     def _load_img(self, img):
         if isinstance(img, str):
-            arr = F.read_image(img, self.img_channels)
-            return np.ascontiguousarray(arr[:, :, ::-1]) if self.to_rgb and arr.shape[2] == 3 else arr
+            return io.read_image(img, self.img_channels, self.to_rgb)
         if not isinstance(img, np.ndarray):
             raise TypeError("Compose: 'img' must be a file path or a numpy array, got {}.".format(
                 type(img).__name__))
@@ -187,8 +148,7 @@ class Compose:
     @staticmethod
     def _load_field(key, value, img_source, img_hw):
         if isinstance(value, str):
-            arr = F.read_label(value)
-            arr = (arr > 0).astype(np.uint8) if key == "fov" else arr
+            arr = io.read_gt(key, value)
         elif isinstance(value, np.ndarray):
             arr = value[:, :, 0] if value.ndim == 3 and value.shape[2] == 1 else value
             if arr.ndim != 2:
@@ -196,10 +156,7 @@ class Compose:
         else:
             raise TypeError("Compose: '{}' must be a file path or a numpy array, got {}.".format(
                 key, type(value).__name__))
-        if arr.shape != tuple(img_hw):
-            raise UserError("{} {} is {}x{} (HxW) but its image {} is {}x{}; they must have the same "
-                            "size.".format(key, _name(value), arr.shape[0], arr.shape[1],
-                                           _name(img_source), img_hw[0], img_hw[1]))
+        io.check_same_size(key, value, arr, img_source, img_hw)
         return arr
 
     @staticmethod
@@ -211,10 +168,6 @@ class Compose:
             dtype = np.uint8 if key == "fov" else np.int64
             out[key] = np.array(data[key], dtype=dtype)  # always a copy: never the caller's array
         return out
-
-
-def _name(source):
-    return source if isinstance(source, str) else "(array)"
 
 
 # ----------------------------------------------------------------------------- resizing
@@ -232,12 +185,10 @@ class Resize:
     """
 
     def __init__(self, target_size=(512, 512), keep_ratio=False, size_divisor=None, interp="LINEAR"):
-        self.target_size = _check_size("Resize", "target_size", target_size)
-        if interp != "RANDOM" and interp not in INTERP:
-            raise ValueError("Resize: interp must be one of {} or RANDOM, got {!r}.".format(
-                ", ".join(INTERP), interp))
+        self.target_size = check_pair("Resize", "target_size", target_size)
+        check_choice("Resize", "interp", interp, list(INTERP) + ["RANDOM"])
         if size_divisor is not None:
-            size_divisor = _check_positive_int("Resize", "size_divisor", size_divisor)
+            size_divisor = check_int("Resize", "size_divisor", size_divisor, 1)
         self.keep_ratio = bool(keep_ratio)
         self.size_divisor = size_divisor
         self.interp = interp
@@ -263,7 +214,7 @@ class ResizeByLong:
     """
 
     def __init__(self, long_size):
-        self.long_size = _check_positive_int("ResizeByLong", "long_size", long_size)
+        self.long_size = check_int("ResizeByLong", "long_size", long_size, 1)
 
     def __call__(self, data):
         out = _with_info(data, "resize")
@@ -283,8 +234,8 @@ class ResizeByShort:
     """
 
     def __init__(self, short_size, max_size=1e10):
-        self.short_size = _check_positive_int("ResizeByShort", "short_size", short_size)
-        self.max_size = _check_number("ResizeByShort", "max_size", max_size, 0, low_open=True)
+        self.short_size = check_int("ResizeByShort", "short_size", short_size, 1)
+        self.max_size = check_number("ResizeByShort", "max_size", max_size, 0, low_open=True)
 
     def __call__(self, data):
         out = _with_info(data, "resize")
@@ -308,9 +259,9 @@ class ResizeStepScaling:
 
     def __init__(self, min_scale_factor=0.75, max_scale_factor=1.25, scale_step_size=0.25):
         name = "ResizeStepScaling"
-        self.min_scale_factor = _check_number(name, "min_scale_factor", min_scale_factor, 0, low_open=True)
-        self.max_scale_factor = _check_number(name, "max_scale_factor", max_scale_factor, 0, low_open=True)
-        self.scale_step_size = _check_number(name, "scale_step_size", scale_step_size, 0)
+        self.min_scale_factor = check_number(name, "min_scale_factor", min_scale_factor, 0, low_open=True)
+        self.max_scale_factor = check_number(name, "max_scale_factor", max_scale_factor, 0, low_open=True)
+        self.scale_step_size = check_number(name, "scale_step_size", scale_step_size, 0)
         if self.min_scale_factor > self.max_scale_factor:
             raise ValueError("{}: min_scale_factor ({}) must not exceed max_scale_factor ({}).".format(
                 name, min_scale_factor, max_scale_factor))
@@ -346,11 +297,11 @@ class Padding:
     """
 
     def __init__(self, target_size, im_padding_value=127.5, label_padding_value=255):
-        if _is_int(target_size):
+        if is_int(target_size):
             target_size = (target_size, target_size)
-        self.target_size = _check_size("Padding", "target_size", target_size)
-        self.im_padding_value = _check_number("Padding", "im_padding_value", im_padding_value)
-        self.label_padding_value = _check_number("Padding", "label_padding_value", label_padding_value)
+        self.target_size = check_pair("Padding", "target_size", target_size)
+        self.im_padding_value = check_number("Padding", "im_padding_value", im_padding_value)
+        self.label_padding_value = check_number("Padding", "label_padding_value", label_padding_value)
 
     def __call__(self, data):
         h, w = data["img"].shape[:2]
@@ -384,15 +335,13 @@ class RandomPaddingCrop:
     def __init__(self, crop_size=(512, 512), im_padding_value=127.5, label_padding_value=255,
                  category_max_ratio=1.0, ignore_index=255, loop_times=10):
         name = "RandomPaddingCrop"
-        self.crop_size = _check_size(name, "crop_size", crop_size)
-        self.im_padding_value = _check_number(name, "im_padding_value", im_padding_value)
-        self.label_padding_value = _check_number(name, "label_padding_value", label_padding_value)
-        self.category_max_ratio = _check_number(name, "category_max_ratio", category_max_ratio, 0, 1.0,
+        self.crop_size = check_pair(name, "crop_size", crop_size)
+        self.im_padding_value = check_number(name, "im_padding_value", im_padding_value)
+        self.label_padding_value = check_number(name, "label_padding_value", label_padding_value)
+        self.category_max_ratio = check_number(name, "category_max_ratio", category_max_ratio, 0, 1.0,
                                                 low_open=True)
-        if not _is_int(ignore_index):
-            raise TypeError("{}: ignore_index must be an integer, got {!r}.".format(name, ignore_index))
-        self.ignore_index = ignore_index
-        self.loop_times = _check_positive_int(name, "loop_times", loop_times)
+        self.ignore_index = check_int(name, "ignore_index", ignore_index)
+        self.loop_times = check_int(name, "loop_times", loop_times, 1)
 
     def __call__(self, data):
         crop_w, crop_h = self.crop_size
@@ -431,7 +380,7 @@ class _RandomFlip:
     flip = None
 
     def __init__(self, prob):
-        self.prob = _check_prob(type(self).__name__, "prob", prob)
+        self.prob = check_prob(type(self).__name__, "prob", prob)
 
     def __call__(self, data):
         if random.random() < self.prob:
@@ -479,9 +428,9 @@ class RandomRotation:
 
     def __init__(self, max_rotation=15, im_padding_value=127.5, label_padding_value=255):
         name = "RandomRotation"
-        self.max_rotation = _check_number(name, "max_rotation", max_rotation, 0)
-        self.im_padding_value = _check_number(name, "im_padding_value", im_padding_value)
-        self.label_padding_value = _check_number(name, "label_padding_value", label_padding_value)
+        self.max_rotation = check_number(name, "max_rotation", max_rotation, 0)
+        self.im_padding_value = check_number(name, "im_padding_value", im_padding_value)
+        self.label_padding_value = check_number(name, "label_padding_value", label_padding_value)
 
     def __call__(self, data):
         if self.max_rotation <= 0:
@@ -516,13 +465,11 @@ class RandomElasticDeformation:
 
     def __init__(self, sigma=10.0, grid_size=3, prob=0.5, im_padding_value=127.5, label_padding_value=255):
         name = "RandomElasticDeformation"
-        self.sigma = _check_number(name, "sigma", sigma, 0)
-        self.grid_size = _check_positive_int(name, "grid_size", grid_size)
-        if self.grid_size < 2:
-            raise ValueError("{}: grid_size must be at least 2, got {}.".format(name, grid_size))
-        self.prob = _check_prob(name, "prob", prob)
-        self.im_padding_value = _check_number(name, "im_padding_value", im_padding_value)
-        self.label_padding_value = _check_number(name, "label_padding_value", label_padding_value)
+        self.sigma = check_number(name, "sigma", sigma, 0)
+        self.grid_size = check_int(name, "grid_size", grid_size, 2)
+        self.prob = check_prob(name, "prob", prob)
+        self.im_padding_value = check_number(name, "im_padding_value", im_padding_value)
+        self.label_padding_value = check_number(name, "label_padding_value", label_padding_value)
 
     def __call__(self, data):
         if np.random.uniform() >= self.prob:
@@ -581,8 +528,8 @@ class RandomDistort:
                      hue=(hue_range, hue_prob))
         self.ranges, self.probs = {}, {}
         for op, (value_range, prob) in given.items():
-            self.ranges[op] = _check_number("RandomDistort", op + "_range", value_range, 0)
-            self.probs[op] = _check_prob("RandomDistort", op + "_prob", prob)
+            self.ranges[op] = check_number("RandomDistort", op + "_range", value_range, 0)
+            self.probs[op] = check_prob("RandomDistort", op + "_prob", prob)
 
     def __call__(self, data):
         img = F.to_uint8(data["img"])
@@ -622,7 +569,7 @@ class Normalize:
         if not values:
             raise ValueError("Normalize: {} must not be empty.".format(name))
         for item in values:
-            _check_number("Normalize", name, item)
+            check_number("Normalize", name, item)
         return np.asarray(values, np.float32)
 
     def __call__(self, data):
@@ -671,8 +618,8 @@ class CLAHE:
     """
 
     def __init__(self, clip_limit=2.0, tile_grid_size=8):
-        self.clip_limit = _check_number("CLAHE", "clip_limit", clip_limit, 0, low_open=True)
-        self.tile_grid_size = _check_positive_int("CLAHE", "tile_grid_size", tile_grid_size)
+        self.clip_limit = check_number("CLAHE", "clip_limit", clip_limit, 0, low_open=True)
+        self.tile_grid_size = check_int("CLAHE", "tile_grid_size", tile_grid_size, 1)
 
     def __call__(self, data):
         img = F.to_uint8(data["img"])

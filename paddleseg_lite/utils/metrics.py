@@ -21,20 +21,13 @@ import tempfile
 
 import numpy as np
 
-from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.labels import check_label_values, squeeze_label
 
 def _to_numpy(x):
     """Returns `x` (numpy array, paddle Tensor or nested list) as a numpy array."""
     if hasattr(x, "numpy"):
         x = x.numpy()
     return np.asarray(x)
-
-
-def _squeeze_channel(x):
-    """Drops a singleton axis 1 of a 4-D (N×1×H×W) array, as PaddleSeg does."""
-    if x.ndim == 4 and x.shape[1] == 1:
-        return x[:, 0]
-    return x
 
 
 def _match_shape(x, shape, what):
@@ -55,22 +48,16 @@ def _divide(num, den, empty_value):
     return out
 
 
-def _valid_labels(label, num_classes, ignore_index, mask):
+def _valid_labels(label, num_classes, ignore_index, mask, where):
     """Boolean (label-shaped) of the pixels to count; rejects labels outside [0, C) that are not ignored.
 
     Raises:
-        UserError: a label value is neither a class id nor `ignore_index`.
+        UserError: a label value is neither a class id nor `ignore_index` (message starts with `where`).
     """
     valid = label != ignore_index
     if mask is not None:
         valid &= _match_shape(_to_numpy(mask), label.shape, "mask").astype(bool)
-    bad = valid & ((label < 0) | (label >= num_classes))
-    if bad.any():
-        values = np.unique(label[bad])[:5].tolist()
-        raise UserError(
-            f"label values {values} are outside [0, {num_classes}) and not ignore_index "
-            f"{ignore_index}: check num_classes / ignore_index, or the label files "
-            f"(0/255 labels need converting to 0/1)")
+    check_label_values(label[valid], num_classes, ignore_index, where)
     return valid
 
 
@@ -85,7 +72,7 @@ def whole_image_label(label, fov):
     Returns:
         np.ndarray: a new label array (the input is not modified).
     """
-    label = _squeeze_channel(_to_numpy(label))
+    label = squeeze_label(_to_numpy(label))
     if fov is None:
         return label
     fov = _match_shape(_to_numpy(fov), label.shape, "fov")
@@ -122,9 +109,9 @@ class ConfusionMatrix:
         Returns:
             np.ndarray: this update's own C×C int64 matrix (handy for per-image metrics).
         """
-        label = _squeeze_channel(_to_numpy(label))
+        label = squeeze_label(_to_numpy(label))
         pred = _match_shape(_to_numpy(pred), label.shape, "pred")
-        valid = _valid_labels(label, self.num_classes, self.ignore_index, mask)
+        valid = _valid_labels(label, self.num_classes, self.ignore_index, mask, "ConfusionMatrix")
         pred = pred[valid].astype(np.int64)
         if pred.size and (pred.min() < 0 or pred.max() >= self.num_classes):
             raise ValueError(f"pred holds class ids outside [0, {self.num_classes})")
@@ -297,13 +284,13 @@ class AucHistogram:
     def update(self, prob, label, mask=None):
         """Adds probabilities of one image or batch; returns this update's own counts array."""
         prob = _to_numpy(prob)
-        label = _squeeze_channel(_to_numpy(label))
+        label = squeeze_label(_to_numpy(label))
         if prob.ndim == 3:
             prob = prob[None]
         if prob.shape[1] != self.num_classes:
             raise ValueError(f"prob shape {prob.shape} has not {self.num_classes} classes on axis 1")
         label = _match_shape(label, prob.shape[:1] + prob.shape[2:], "prob")
-        valid = _valid_labels(label, self.num_classes, self.ignore_index, mask)
+        valid = _valid_labels(label, self.num_classes, self.ignore_index, mask, "AucHistogram")
         label = label[valid]
         update = np.zeros_like(self.counts)
         for row, cls in enumerate(self.classes):
@@ -407,11 +394,11 @@ class SegEvaluator:
         """
         pred = _to_numpy(pred)
         prob = None if prob is None else _to_numpy(prob)
-        label = _squeeze_channel(_to_numpy(label))
+        label = squeeze_label(_to_numpy(label))
         inputs = {"label": (label, None), "image": (whole_image_label(label, fov), None)}
         if fov is not None:
             self.has_fov = True
-            inputs["fov"] = (label, _squeeze_channel(_to_numpy(fov)))
+            inputs["fov"] = (label, squeeze_label(_to_numpy(fov)))
         record = {"name": name}
         for region in ("fov", "image", "label"):
             if region not in inputs:

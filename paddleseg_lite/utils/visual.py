@@ -1,6 +1,8 @@
 """Colour maps, blended overlays and VisualDL logging (scalars and image panels)."""
 import numpy as np
 
+from paddleseg_lite.utils.labels import num_classes_of
+
 
 def color_map(num_classes):
     """PaddleSeg's palette: the VOC bit-interleaved map without entry 0 (class0=(128,0,0), ...).
@@ -38,7 +40,7 @@ def denormalize(img_chw):
 
 def panel(img_chw, label, pred, num_classes):
     """input | ground truth | prediction side by side, HxWx3 uint8 (label/pred at the image size)."""
-    colors = color_map(max(num_classes, 2))
+    colors = color_map(num_classes_of(num_classes))
     return np.concatenate([denormalize(img_chw), colorize(label, colors), colorize(pred, colors)], axis=1)
 
 

@@ -162,5 +162,5 @@ def test_check_data_lists_bad_samples_and_fails(tmp_path, capsys):
     with pytest.raises(UserError, match=r"1 sample\(s\) have problems"):
         check_data.main(["--config", cfg])
     out = capsys.readouterr().out
-    assert "problem: label '" in out and "bad_l.png' has values [7]" in out
+    assert "problem: label '" in out and "bad_l.png': label values [7] are outside [0, 2)" in out
     assert "classes [0] never appear" in out and "all pixels" in out

@@ -98,9 +98,9 @@ def test_custom_separator(root):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(mode="training"), "mode must be one of train/val/test"),
-    (dict(num_classes=0), "num_classes must be an integer >= 1"),
-    (dict(img_channels=4), "img_channels must be 1 or 3"),
+    (dict(mode="training"), "mode must be one of train, val, test, got 'training'"),
+    (dict(num_classes=0), "num_classes must be >= 1, got 0"),
+    (dict(img_channels=4), "img_channels must be one of 1, 3, got 4"),
     (dict(edge=True), "edge=True"),
     (dict(train_path=None), "needs `train_path`"),
 ])
@@ -146,7 +146,7 @@ def test_out_of_range_labels_name_file_and_values(tmp_path):
     label[0, 0], label[1, 1] = 3, 7
     _write_list(str(tmp_path), [_write_sample(str(tmp_path), "c", label)])
     ds = Dataset("train", str(tmp_path), None, 2, train_path="train.txt")
-    with pytest.raises(UserError, match=r"label '.*c.png' has values \[3, 7\] outside 0..1"):
+    with pytest.raises(UserError, match=r"label '.*c.png': label values \[3, 7\] are outside \[0, 2\) and not ignore_index 255; check num_classes"):
         ds[0]
 
 
@@ -175,7 +175,7 @@ def test_size_mismatch(tmp_path):
     label = np.zeros((8, 8), np.uint8)
     _write_list(str(tmp_path), [_write_sample(str(tmp_path), "e", label, img_size=(8, 9))])
     ds = Dataset("val", str(tmp_path), None, 2, val_path="train.txt")
-    with pytest.raises(UserError, match=r"size mismatch: image '.*e.png' is 9x8 \(WxH\) but '.*e.png' is 8x8"):
+    with pytest.raises(UserError, match=r"size mismatch: label '.*e.png' is 8x8 \(WxH\) but its image '.*e.png' is 9x8"):
         ds[0]
 
 

@@ -75,10 +75,10 @@ def test_train_transforms_move_label_with_image():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(num_samples=0), "num_samples must be an integer >= 1"),
-    (dict(image_size=8), "image_size must be an int >= 16"),
+    (dict(num_samples=0), "num_samples must be >= 1, got 0"),
+    (dict(image_size=8), r"image_size must be a list \[width, height\] of integers >= 16"),
     (dict(image_size=[32, 32, 3]), "image_size must be"),
-    (dict(seed=-1), "seed must be an integer >= 0"),
+    (dict(seed=-1), "seed must be >= 0, got -1"),
     (dict(mode="dev"), "mode must be one of"),
 ])
 def test_bad_arguments(kwargs, match):

@@ -8,6 +8,7 @@ from paddleseg_lite.cvlibs import manager
 from paddleseg_lite.models.losses import (BCELoss, BorderWeightedCELoss, CrossEntropyLoss, DiceLoss, FocalLoss,
                                           LovaszSoftmaxLoss, MixedLoss, border_weight_map, clDiceLoss)
 from paddleseg_lite.models.losses import utils as loss_utils
+from paddleseg_lite.utils.errors import UserError
 
 RNG = np.random.RandomState(0)
 LOGITS3 = RNG.randn(2, 3, 4, 5).astype('float32')
@@ -181,7 +182,7 @@ def test_weight_length_mismatch_names_the_loss():
 
 def test_label_values_out_of_range_are_a_clear_error():
     label = np.where(LABEL1 == 1, 255, LABEL1)
-    with pytest.raises(ValueError, match='0/255'):
+    with pytest.raises(UserError, match=r'CrossEntropyLoss: label values \[255\] .*look like 0/255 masks'):
         CrossEntropyLoss(ignore_index=-1)(t(LOGITS1), t(label))
     with pytest.raises(ValueError, match='label shape'):
         DiceLoss()(t(LOGITS3), t(LABEL1))

@@ -179,7 +179,7 @@ def test_label_values_are_checked_before_feeding():
     img, label = _batches(1)[0]
     trainer.step(img, label)
     label[1, 0, 0] = 2
-    with pytest.raises(ValueError, match=r"CrossEntropyLoss: label value 2 is outside \[0, 2\)"):
+    with pytest.raises(UserError, match=r"CrossEntropyLoss: label values \[2\] are outside \[0, 2\) and not ignore_index 255"):
         trainer.step(img, label)
 
 

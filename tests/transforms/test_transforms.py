@@ -517,7 +517,7 @@ def test_compose_file_errors(tmp_path):
     with pytest.raises(UserError, match="junk.png"):
         T.Compose([])({"img": str(tmp_path / "junk.png")})
     cv2.imwrite(str(tmp_path / "small.png"), np.zeros((5, 5), np.uint8))
-    with pytest.raises(UserError, match="small.png is 5x5"):
+    with pytest.raises(UserError, match=r"size mismatch: label '.*small.png' is 5x5 \(WxH\) but its image '.*img.png'"):
         T.Compose([])({"img": str(tmp_path / "img.png"), "label": str(tmp_path / "small.png"),
                        "gt_fields": ["label"]})
     colour = np.zeros((20, 24, 3), np.uint8)

@@ -120,7 +120,7 @@ def test_mask_restricts_pixels(four_class_case):
 
 def test_bad_inputs_raise_clear_errors():
     cm = metrics.ConfusionMatrix(2)
-    with pytest.raises(UserError, match="outside \\[0, 2\\)"):
+    with pytest.raises(UserError, match="ConfusionMatrix: label values \\[2\\] are outside \\[0, 2\\)"):
         cm.update(np.zeros((2, 2), int), np.array([[0, 1], [2, 255]]))
     with pytest.raises(ValueError, match="does not match"):
         cm.update(np.zeros((2, 3), int), np.zeros((2, 2), int))

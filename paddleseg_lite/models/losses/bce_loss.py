@@ -5,8 +5,10 @@ Built from `loss: {types: [{type: BCELoss}], ...}`, typically with `model.num_cl
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.models.losses.utils import EPS, check_number, prepare
 from paddleseg_lite.registry import LOSSES
+from paddleseg_lite.models.losses.utils import EPS, prepare
+from paddleseg_lite.utils.labels import is_sigmoid
+from paddleseg_lite.utils.validate import check_number
 
 
 @LOSSES.add_component
@@ -40,7 +42,7 @@ class BCELoss(nn.Layer):
             raise ValueError("BCELoss: logits have {} channels but BCELoss takes 1 or 2 (binary); use "
                              "CrossEntropyLoss or DiceLoss for multi-class models.".format(logits.shape[1]))
         label, mask = prepare(self, logits, label)
-        z = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+        z = logits[:, 0] if is_sigmoid(logits) else logits[:, 1] - logits[:, 0]
         y = label.astype('float32') * mask
         loss = self.pos_weight * y * F.softplus(-z) + (1 - y) * F.softplus(z)
         return (loss * mask).mean() / (mask.mean() + EPS)

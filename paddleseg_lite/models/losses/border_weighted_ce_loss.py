@@ -9,8 +9,9 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddleseg_lite.models.losses.utils import EPS, check_int, check_number, pixel_nll, prepare
 from paddleseg_lite.registry import LOSSES
+from paddleseg_lite.models.losses.utils import EPS, pixel_nll, prepare
+from paddleseg_lite.utils.validate import check_int, check_number
 
 
 def class_balance_weights(label, valid):
@@ -99,7 +100,7 @@ class BorderWeightedCELoss(nn.Layer):
     def __init__(self, w0=10.0, sigma=5.0, class_balance=True, ignore_index=255, max_components=10):
         super().__init__()
         self.w0 = check_number('BorderWeightedCELoss', 'w0', w0, low=0)
-        self.sigma = check_number('BorderWeightedCELoss', 'sigma', sigma, low=0, low_inclusive=False)
+        self.sigma = check_number('BorderWeightedCELoss', 'sigma', sigma, low=0, low_open=True)
         self.class_balance = bool(class_balance)
         self.ignore_index = ignore_index
         self.max_components = check_int('BorderWeightedCELoss', 'max_components', max_components, low=2)

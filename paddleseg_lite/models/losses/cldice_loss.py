@@ -7,8 +7,9 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.models.losses.utils import EPS, check_int, check_number, foreground_probability, prepare
 from paddleseg_lite.registry import LOSSES
+from paddleseg_lite.models.losses.utils import EPS, foreground_probability, prepare
+from paddleseg_lite.utils.validate import check_int, check_number
 
 
 def soft_erode(x):

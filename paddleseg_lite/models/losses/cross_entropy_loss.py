@@ -6,8 +6,9 @@ import paddle
 import paddle.nn as nn
 
 from paddleseg_lite.registry import LOSSES
-from paddleseg_lite.models.losses.utils import (EPS, check_class_weight, check_number, pixel_nll, prepare,
-                                                safe_label, weight_tensor)
+from paddleseg_lite.models.losses.utils import EPS, pixel_nll, prepare, safe_label, weight_tensor
+from paddleseg_lite.utils.labels import num_classes_of
+from paddleseg_lite.utils.validate import check_choice, check_class_weight, check_number
 
 
 @LOSSES.add_component
@@ -39,17 +40,12 @@ class CrossEntropyLoss(nn.Layer):
     def __init__(self, weight=None, ignore_index=255, top_k_percent_pixels=1.0, avg_non_ignore=True,
                  data_format='NCHW'):
         super().__init__()
-        self.weight = check_class_weight('CrossEntropyLoss', weight)
+        self.weight = check_class_weight('CrossEntropyLoss', 'weight', weight)
         self.ignore_index = ignore_index
         self.top_k_percent_pixels = check_number('CrossEntropyLoss', 'top_k_percent_pixels',
-                                                 top_k_percent_pixels, low=0, low_inclusive=False)
-        if self.top_k_percent_pixels > 1:
-            raise ValueError("CrossEntropyLoss: top_k_percent_pixels must be in (0, 1], got {}.".format(
-                top_k_percent_pixels))
+                                                 top_k_percent_pixels, low=0, high=1, low_open=True)
         self.avg_non_ignore = bool(avg_non_ignore)
-        if data_format not in ('NCHW', 'NHWC'):
-            raise ValueError("CrossEntropyLoss: data_format must be 'NCHW' or 'NHWC', got {!r}.".format(data_format))
-        self.data_format = data_format
+        self.data_format = check_choice('CrossEntropyLoss', 'data_format', data_format, ('NCHW', 'NHWC'))
 
     def forward(self, logits, label):
         if self.data_format == 'NHWC':
@@ -58,7 +54,7 @@ class CrossEntropyLoss(nn.Layer):
         loss = pixel_nll(logits, label, mask)
         coef = mask if self.avg_non_ignore else paddle.ones_like(mask)
         if self.weight is not None:
-            class_weight = weight_tensor('CrossEntropyLoss', self.weight, max(logits.shape[1], 2))
+            class_weight = weight_tensor('CrossEntropyLoss', self.weight, num_classes_of(logits.shape[1]))
             pixel_weight = paddle.gather(class_weight, safe_label(label, mask).flatten()).reshape(label.shape)
             loss = loss * pixel_weight
             if self.avg_non_ignore:

@@ -6,8 +6,10 @@ trainer as `loss(logits, label)`.
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddleseg_lite.models.losses.utils import EPS, check_class_weight, check_number, prepare, weight_tensor
 from paddleseg_lite.registry import LOSSES
+from paddleseg_lite.models.losses.utils import EPS, prepare, weight_tensor
+from paddleseg_lite.utils.labels import is_sigmoid
+from paddleseg_lite.utils.validate import check_class_weight, check_number
 
 
 @LOSSES.add_component
@@ -34,14 +36,14 @@ class DiceLoss(nn.Layer):
 
     def __init__(self, weight=None, ignore_index=255, smooth=1.0):
         super().__init__()
-        self.weight = check_class_weight('DiceLoss', weight)
+        self.weight = check_class_weight('DiceLoss', 'weight', weight)
         self.ignore_index = ignore_index
         self.smooth = check_number('DiceLoss', 'smooth', smooth, low=0)
 
     def forward(self, logits, label):
         label, mask = prepare(self, logits, label)
         num_channels = logits.shape[1]
-        if num_channels == 1:
+        if is_sigmoid(logits):
             probs, onehot = F.sigmoid(logits), (label == 1).astype('float32').unsqueeze(1)
         else:
             probs = F.softmax(logits, axis=1)

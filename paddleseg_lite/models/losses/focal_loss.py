@@ -2,14 +2,14 @@
 
 Built from `loss: {types: [{type: FocalLoss, gamma: 2.0}], ...}`.
 """
-import numbers
 
 import paddle
 import paddle.nn as nn
 
 from paddleseg_lite.registry import LOSSES
-from paddleseg_lite.models.losses.utils import (EPS, check_class_weight, check_number, pixel_nll, prepare,
-                                                safe_label, weight_tensor)
+from paddleseg_lite.models.losses.utils import EPS, pixel_nll, prepare, safe_label, weight_tensor
+from paddleseg_lite.utils.labels import num_classes_of
+from paddleseg_lite.utils.validate import check_class_weight, check_number, is_number
 
 
 @LOSSES.add_component
@@ -34,10 +34,10 @@ class FocalLoss(nn.Layer):
 
     def __init__(self, alpha=0.25, gamma=2.0, ignore_index=255):
         super().__init__()
-        if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
+        if is_number(alpha):
             self.alpha = check_number('FocalLoss', 'alpha', alpha, low=0)
         else:
-            self.alpha = check_class_weight('FocalLoss', alpha)
+            self.alpha = check_class_weight('FocalLoss', 'alpha', alpha)
         self.gamma = check_number('FocalLoss', 'gamma', gamma, low=0)
         self.ignore_index = ignore_index
 
@@ -46,7 +46,7 @@ class FocalLoss(nn.Layer):
         ce = pixel_nll(logits, label, mask)
         loss = (1 - paddle.exp(-ce)) ** self.gamma * ce
         if isinstance(self.alpha, list):
-            class_alpha = weight_tensor('FocalLoss', self.alpha, max(logits.shape[1], 2))
+            class_alpha = weight_tensor('FocalLoss', self.alpha, num_classes_of(logits.shape[1]))
             loss = loss * paddle.gather(class_alpha, safe_label(label, mask).flatten()).reshape(label.shape)
         else:
             loss = loss * self.alpha

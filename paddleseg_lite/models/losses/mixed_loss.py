@@ -3,11 +3,11 @@
 `{type: MixedLoss, losses: [{type: CrossEntropyLoss}, {type: DiceLoss}], coef: [0.8, 0.2]}`;
 the trainer sums the returned list.
 """
-import numbers
 
 import paddle.nn as nn
 
 from paddleseg_lite.registry import LOSSES
+from paddleseg_lite.utils.validate import is_number
 
 
 @LOSSES.add_component
@@ -36,7 +36,7 @@ class MixedLoss(nn.Layer):
             raise ValueError("MixedLoss: losses is empty; list at least one loss.")
         if not all(isinstance(loss, nn.Layer) for loss in losses):
             raise TypeError("MixedLoss: every entry of losses must be a loss (a dict with `type:` in YAML).")
-        if not all(isinstance(c, numbers.Real) and not isinstance(c, bool) for c in coef):
+        if not all(is_number(c) for c in coef):
             raise TypeError("MixedLoss: coef must be a list of numbers, got {!r}.".format(coef))
         self.losses = nn.LayerList(losses)
         self.coef = [float(c) for c in coef]

@@ -1,0 +1,34 @@
+import numpy as np
+import paddle
+import pytest
+
+from paddleseg_lite.utils import labels
+from paddleseg_lite.utils.errors import UserError
+
+
+def test_a_sigmoid_model_counts_as_two_classes():
+    assert [labels.num_classes_of(c) for c in (1, 2, 5)] == [2, 2, 5]
+    assert labels.is_sigmoid(paddle.zeros([2, 1, 4, 4])) and not labels.is_sigmoid(np.zeros((2, 2, 4, 4)))
+    assert labels.binary_ok(1, 2) and labels.binary_ok(3, 3)
+    assert not labels.binary_ok(2, 1) and not labels.binary_ok(1, 3)
+
+
+def test_squeeze_label_numpy_and_tensor():
+    assert labels.squeeze_label(np.zeros((2, 1, 4, 5))).shape == (2, 4, 5)
+    assert labels.squeeze_label(np.zeros((2, 3, 4, 5))).shape == (2, 3, 4, 5)
+    assert list(labels.squeeze_label(paddle.zeros([2, 1, 4, 5])).shape) == [2, 4, 5]
+
+
+def test_bad_values_exclude_class_ids_and_ignore_index():
+    assert labels.bad_label_values(np.array([[0, 1, 7], [255, -1, 7]]), 2, 255) == [-1, 7]
+    labels.check_label_values([0, 1, 255], 2, 255, "x")
+
+
+@pytest.mark.parametrize("values, ignore, hint", [([0, 3], 255, "check num_classes / ignore_index"),
+                                                  ([0, 255], 254, "labels look like 0/255 masks")])
+def test_check_names_where_and_hints_the_fix(values, ignore, hint):
+    with pytest.raises(UserError) as info:
+        labels.check_label_values(np.array(values), 2, ignore, "label 'a.png'")
+    assert str(info.value).startswith("label 'a.png': label values [{}] are outside [0, 2) and not ignore_index {};"
+                                      .format(values[1], ignore))
+    assert hint in str(info.value)

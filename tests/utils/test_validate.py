@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from paddleseg_lite.utils import validate as V
+from paddleseg_lite.utils.errors import UserError
+
+
+def test_values_pass_converted():
+    assert V.check_int("A", "n", np.int64(3), 1) == 3 and type(V.check_int("A", "n", 3)) is int
+    assert V.check_number("A", "x", 2) == 2.0 and V.check_prob("A", "p", 1) == 1.0
+    assert V.check_pair("A", "size", [4, 5]) == (4, 5)
+    assert V.check_choice("A", "mode", "val", ("train", "val")) == "val"
+    assert V.check_class_weight("A", "weight", (1, 2)) == [1.0, 2.0] and V.check_class_weight("A", "w", None) is None
+    assert V.check_bool("A", "b", False) is False and V.check_str("A", "s", "x") == "x"
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: V.check_int("UNet", "num_classes", 2.5), TypeError, "UNet: num_classes must be an integer, got 2.5"),
+    (lambda: V.check_int("UNet", "num_classes", True), TypeError, "UNet: num_classes must be an integer, got True"),
+    (lambda: V.check_int("UNet", "num_classes", 0, 1), ValueError, "UNet: num_classes must be >= 1, got 0"),
+    (lambda: V.check_number("L", "w0", "1"), TypeError, "L: w0 must be a number, got '1'"),
+    (lambda: V.check_number("L", "sigma", 0, low=0, low_open=True), ValueError, "L: sigma must be > 0, got 0"),
+    (lambda: V.check_number("L", "k", 2, 0, 1, low_open=True), ValueError, r"L: k must be in \(0, 1\], got 2"),
+    (lambda: V.check_prob("Flip", "prob", 1.5), ValueError, r"Flip: prob must be in \[0.0, 1.0\], got 1.5"),
+    (lambda: V.check_pair("Crop", "crop_size", 5), TypeError, r"Crop: crop_size must be a list \[width, height\]"),
+    (lambda: V.check_pair("Crop", "crop_size", [5]), ValueError, "Crop: crop_size must be a list of 2 items"),
+    (lambda: V.check_pair("Crop", "crop_size", [5, 0]), ValueError, "integers >= 1, got \\[5, 0\\]"),
+    (lambda: V.check_choice("C", "img_channels", 4, (1, 3)), ValueError, "C: img_channels must be one of 1, 3, got 4"),
+    (lambda: V.check_choice("C", "img_channels", True, (1, 3)), ValueError, "must be one of 1, 3, got True"),
+    (lambda: V.check_bool(None, "do_eval", "yes"), TypeError, "^do_eval must be True or False, got 'yes'$"),
+    (lambda: V.check_class_weight("D", "weight", "1,2"), TypeError, "D: weight must be a list"),
+    (lambda: V.check_class_weight("D", "weight", [1, -1]), ValueError, "D: weight must be a list of class weights >= 0"),
+    (lambda: V.check_int(None, "iters", -5, 1, error=UserError), UserError, "^iters must be >= 1, got -5$"),
+])
+def test_errors_name_owner_and_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
