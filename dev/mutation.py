@@ -19,7 +19,7 @@ import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 AREAS = (  # (area, module path prefix) in report order; the first matching prefix wins
-    ("metrics", "paddleseg_lite/utils/metrics.py"),
+    ("metrics", "paddleseg_lite/utils/metrics/"),
     ("losses", "paddleseg_lite/models/losses/"),
     ("config/builder", "paddleseg_lite/cvlibs/"),
     ("transforms", "paddleseg_lite/transforms/"),

@@ -1,0 +1,26 @@
+"""Segmentation metrics: streaming confusion matrix, vessel metrics in/out of the FOV, AUC-ROC.
+
+Sits at the end of the evaluation flow: `core/val.py` turns each image's logits into a prediction
+(`core.infer.logits_to_pred`) and probabilities (`core.infer.logits_to_prob`) at the original label
+size and feeds them here. Everything accumulates into int64 count arrays (`ConfusionMatrix.matrix`,
+`AucHistogram.counts`) that can be summed across ranks, so memory is bounded whatever the dataset size.
+
+PaddleSeg's functions (`calculate_area`, `mean_iou`, `class_measurement`, `kappa`, `dice`) keep their
+names and definitions so the numbers compare with its model zoo.
+
+Regions used by the vessel metrics (DRIVE marks outside-FOV pixels as `ignore_index` in the label and
+ships the FOV mask separately):
+  * ``fov``: pixels with ``fov == 1`` and ``label != ignore_index``.
+  * ``image`` (whole image, as papers report it): every pixel of the image, with outside-FOV pixels
+    (``fov == 0``) counted as true background (label 0); pixels inside the FOV whose label is
+    ``ignore_index`` stay ignored. Without a FOV mask it is every pixel with ``label != ignore_index``.
+"""
+from paddleseg_lite.utils.metrics.arrays import whole_image_label
+from paddleseg_lite.utils.metrics.auc import AucHistogram, counts_auc, histogram_auc
+from paddleseg_lite.utils.metrics.confusion import (ConfusionMatrix, areas_from_matrix, binary_counts, binary_metrics,
+                                                    calculate_area, class_measurement, dice, kappa, mean_iou)
+from paddleseg_lite.utils.metrics.evaluator import SegEvaluator, write_per_image_csv
+
+__all__ = ["AucHistogram", "ConfusionMatrix", "SegEvaluator", "areas_from_matrix", "binary_counts", "binary_metrics",
+           "calculate_area", "class_measurement", "counts_auc", "dice", "histogram_auc", "kappa", "mean_iou",
+           "whole_image_label", "write_per_image_csv"]
