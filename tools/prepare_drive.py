@@ -26,7 +26,7 @@ import cv2  # noqa: E402
 from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.datasets import DRIVE  # noqa: E402
 from paddleseg_lite.datasets.download import extract_atomically  # noqa: E402
-from paddleseg_lite.transforms import functional as F  # noqa: E402
+from paddleseg_lite.transforms import io  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 
@@ -59,9 +59,9 @@ def convert_split(root, mode, val_ids, out_dir):
         name = os.path.splitext(os.path.basename(sample.img))[0]
         columns = [_write(out_dir, "images", name, cv2.imread(sample.img, cv2.IMREAD_COLOR), sample.img)]
         if sample.label is not None:
-            columns.append(_write(out_dir, "annotations", name, (F.read_label(sample.label) > 0) * 1, sample.label))
+            columns.append(_write(out_dir, "annotations", name, (io.read_label(sample.label) > 0) * 1, sample.label))
             if sample.fov is not None:
-                columns.append(_write(out_dir, "masks", name, (F.read_label(sample.fov) > 0) * 255, sample.fov))
+                columns.append(_write(out_dir, "masks", name, io.read_fov(sample.fov) * 255, sample.fov))
         lines.append(" ".join(columns))
     return lines
 

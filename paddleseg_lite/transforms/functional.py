@@ -1,127 +1,18 @@
 """Pure numpy/OpenCV helpers behind the registered transforms.
 
-`transforms.py` (the ops a YAML `transforms:` list names) draws the random
-parameters and calls these functions; nothing here draws random numbers or
-modifies its inputs. Images are HWC (or HW) arrays, labels HW integer arrays.
+The registered ops (size.py, geometric.py, photometric.py) draw the random parameters and call
+these functions; nothing here draws random numbers or modifies its inputs. Images are HWC (or HW)
+arrays, labels HW integer arrays. Reading files is `io.py`.
 """
-import struct
-
 import cv2
 import numpy as np
 
-from paddleseg_lite.utils.errors import UserError
 
 # dtypes OpenCV's resize/warpAffine/remap accept as they are.
 _CV2_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 
 # PIL's ImageFilter.SMOOTH kernel, used as the "degenerate" image of Sharpness.
 _SMOOTH_KERNEL = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], np.float64) / 13.0
-
-
-# ----------------------------------------------------------------------------- reading files
-
-def read_image(path, channels):
-    """Read an image file as float32 with OpenCV (BGR order for 3 channels).
-
-    Args:
-        path (str): The image file.
-        channels (int): 1 reads grayscale, 3 reads colour.
-
-    Returns:
-        np.ndarray: (H, W, channels) float32.
-
-    Raises:
-        UserError: the file is missing or OpenCV cannot decode it.
-    """
-    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
-    img = _imread(path, flag, "image")
-    if img.ndim == 2:
-        img = img[:, :, np.newaxis]
-    return img.astype(np.float32)
-
-
-def read_label(path):
-    """Read a label (or mask) file as an HW integer array of stored values.
-
-    Single-channel PNG/TIF/BMP files give their pixel values. A palette
-    ('P' mode) PNG gives its palette indices (OpenCV decodes palettes to
-    colours, so the colours are mapped back through the file's PLTE chunk).
-    A colour-decoded file whose three channels are equal (e.g. a GIF) gives
-    that gray value.
-
-    Args:
-        path (str): The label file.
-
-    Returns:
-        np.ndarray: (H, W) integer array (uint8 or uint16 as stored).
-
-    Raises:
-        UserError: missing/unreadable file, or a colour image that is not a
-            palette PNG.
-    """
-    label = _imread(path, cv2.IMREAD_UNCHANGED, "label")
-    if label.ndim == 2:
-        return label
-    rgb = label[:, :, 2::-1] if label.shape[2] >= 3 else label[:, :, :1]
-    palette = png_palette(path)
-    if palette is not None:
-        return _palette_indices(rgb, palette, path)
-    if np.all(rgb == rgb[:, :, :1]):
-        return np.ascontiguousarray(rgb[:, :, 0])
-    raise UserError("Label file {} is a colour image; labels must be single-channel class ids "
-                    "(gray or palette PNG). Convert it, e.g. to a PNG of class indices.".format(path))
-
-
-def _imread(path, flag, what):
-    if not isinstance(path, str):
-        raise UserError("Expected a file path or a numpy array for the {}, got {}.".format(
-            what, type(path).__name__))
-    img = cv2.imread(path, flag)
-    if img is None:
-        raise UserError("Cannot read {} file {}: it is missing or not an image OpenCV can decode. "
-                        "Check the path in the file list.".format(what, path))
-    return img
-
-
-def png_palette(path):
-    """Return the palette of a palette-mode PNG as an (N, 3) uint8 RGB array, else None."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        return None
-    pos, color_type = 8, None
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            color_type = body[9]
-        elif kind == b"PLTE" and color_type == 3:
-            return np.frombuffer(body, np.uint8).reshape(-1, 3)
-        elif kind in (b"IDAT", b"IEND"):
-            return None
-        pos += 12 + length
-    return None
-
-
-def _palette_indices(rgb, palette, path):
-    """Map decoded RGB pixels back to the first palette index with that colour."""
-    codes = _pack_rgb(palette)
-    order = np.argsort(codes, kind="stable")
-    unique_codes, first = np.unique(codes[order], return_index=True)
-    pixel_codes = _pack_rgb(rgb)
-    pos = np.clip(np.searchsorted(unique_codes, pixel_codes), 0, len(unique_codes) - 1)
-    if not np.all(unique_codes[pos] == pixel_codes):
-        raise UserError("Label file {} has colours that are not in its palette; save it as a "
-                        "palette PNG or as single-channel class ids.".format(path))
-    return order[first][pos].astype(np.uint8)
-
-
-def _pack_rgb(rgb):
-    rgb = rgb.astype(np.int64)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
 # ----------------------------------------------------------------------------- geometry

@@ -1,13 +1,15 @@
 """Reading a sample's files: the one reader behind `Compose` (paths in the sample dict) and
 `Dataset.load_raw` (paths from the list files).
 
-The decoding itself (OpenCV, palette PNGs, gray GIFs) is `functional.read_image` / `read_label`;
-this module adds the sample rules: images come out RGB, a `fov` mask comes out 0/1, and every
-gt_field must have its image's size.
+Decoding uses OpenCV, with PNG palettes read from the file's PLTE chunk (labels saved as palette
+PNGs keep their indices) and gray GIFs (DRIVE's masks); on top, the sample rules: images come out RGB,
+a `fov` mask comes out 0/1, and every gt_field must have its image's size.
 """
+import struct
+
+import cv2
 import numpy as np
 
-from paddleseg_lite.transforms import functional as F
 from paddleseg_lite.utils.errors import UserError
 
 
@@ -17,18 +19,18 @@ def read_image(path, channels=3, to_rgb=True):
     Raises:
         UserError: the file is missing or OpenCV cannot decode it.
     """
-    img = F.read_image(path, channels)
+    img = _decode_image(path, channels)
     return np.ascontiguousarray(img[:, :, ::-1]) if to_rgb and img.shape[2] == 3 else img
 
 
 def read_fov(path):
     """A field-of-view mask file as (H, W) uint8, 1 where the file is nonzero."""
-    return (F.read_label(path) > 0).astype(np.uint8)
+    return (read_label(path) > 0).astype(np.uint8)
 
 
 def read_gt(key, path):
     """The gt_field `key` from a file: `fov` as a 0/1 mask, anything else (`label`) as stored class ids."""
-    return read_fov(path) if key == "fov" else F.read_label(path)
+    return read_fov(path) if key == "fov" else read_label(path)
 
 
 def check_same_size(key, source, array, img_source, img_hw):
@@ -42,3 +44,107 @@ def check_same_size(key, source, array, img_source, img_hw):
 
 def _name(source):
     return source if isinstance(source, str) else "(array)"
+
+
+def _decode_image(path, channels):
+    """Read an image file as float32 with OpenCV (BGR order for 3 channels).
+
+    Args:
+        path (str): The image file.
+        channels (int): 1 reads grayscale, 3 reads colour.
+
+    Returns:
+        np.ndarray: (H, W, channels) float32.
+
+    Raises:
+        UserError: the file is missing or OpenCV cannot decode it.
+    """
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    img = _imread(path, flag, "image")
+    if img.ndim == 2:
+        img = img[:, :, np.newaxis]
+    return img.astype(np.float32)
+
+
+def read_label(path):
+    """Read a label (or mask) file as an HW integer array of stored values.
+
+    Single-channel PNG/TIF/BMP files give their pixel values. A palette
+    ('P' mode) PNG gives its palette indices (OpenCV decodes palettes to
+    colours, so the colours are mapped back through the file's PLTE chunk).
+    A colour-decoded file whose three channels are equal (e.g. a GIF) gives
+    that gray value.
+
+    Args:
+        path (str): The label file.
+
+    Returns:
+        np.ndarray: (H, W) integer array (uint8 or uint16 as stored).
+
+    Raises:
+        UserError: missing/unreadable file, or a colour image that is not a
+            palette PNG.
+    """
+    label = _imread(path, cv2.IMREAD_UNCHANGED, "label")
+    if label.ndim == 2:
+        return label
+    rgb = label[:, :, 2::-1] if label.shape[2] >= 3 else label[:, :, :1]
+    palette = png_palette(path)
+    if palette is not None:
+        return _palette_indices(rgb, palette, path)
+    if np.all(rgb == rgb[:, :, :1]):
+        return np.ascontiguousarray(rgb[:, :, 0])
+    raise UserError("Label file {} is a colour image; labels must be single-channel class ids "
+                    "(gray or palette PNG). Convert it, e.g. to a PNG of class indices.".format(path))
+
+
+def _imread(path, flag, what):
+    if not isinstance(path, str):
+        raise UserError("Expected a file path or a numpy array for the {}, got {}.".format(
+            what, type(path).__name__))
+    img = cv2.imread(path, flag)
+    if img is None:
+        raise UserError("Cannot read {} file {}: it is missing or not an image OpenCV can decode. "
+                        "Check the path in the file list.".format(what, path))
+    return img
+
+
+def png_palette(path):
+    """Return the palette of a palette-mode PNG as an (N, 3) uint8 RGB array, else None."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos, color_type = 8, None
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            color_type = body[9]
+        elif kind == b"PLTE" and color_type == 3:
+            return np.frombuffer(body, np.uint8).reshape(-1, 3)
+        elif kind in (b"IDAT", b"IEND"):
+            return None
+        pos += 12 + length
+    return None
+
+
+def _palette_indices(rgb, palette, path):
+    """Map decoded RGB pixels back to the first palette index with that colour."""
+    codes = _pack_rgb(palette)
+    order = np.argsort(codes, kind="stable")
+    unique_codes, first = np.unique(codes[order], return_index=True)
+    pixel_codes = _pack_rgb(rgb)
+    pos = np.clip(np.searchsorted(unique_codes, pixel_codes), 0, len(unique_codes) - 1)
+    if not np.all(unique_codes[pos] == pixel_codes):
+        raise UserError("Label file {} has colours that are not in its palette; save it as a "
+                        "palette PNG or as single-channel class ids.".format(path))
+    return order[first][pos].astype(np.uint8)
+
+
+def _pack_rgb(rgb):
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
