@@ -14,6 +14,7 @@ import paddle
 import paddle.nn.functional as F
 import yaml
 
+from paddleseg_lite.utils.labels import is_sigmoid
 from paddleseg_lite.utils.validate import check_choice
 
 OUTPUT_OPS = ("argmax", "softmax", "none")
@@ -28,7 +29,7 @@ class ExportWrapper(paddle.nn.Layer):
     Args:
         model (paddle.nn.Layer): A segmentation model returning a list of N×C×H×W logits.
         output_op (str): 'argmax' (int32 N×H×W class ids), 'softmax' (float32 N×C×H×W
-            probabilities) or 'none' (float32 N×C×H×W logits).
+            probabilities; N×2×H×W for a 1-channel sigmoid model) or 'none' (float32 N×C×H×W logits).
     """
 
     def __init__(self, model, output_op="argmax"):
@@ -39,6 +40,12 @@ class ExportWrapper(paddle.nn.Layer):
 
     def forward(self, x):
         logits = self.model(x)[0]
+        if is_sigmoid(logits):  # a binary model: class 1 where sigmoid(z) > 0.5, i.e. z > 0
+            if self.output_op == "argmax":
+                return (logits > 0).squeeze(1).astype("int32")
+            if self.output_op == "softmax":
+                return paddle.concat([F.sigmoid(-logits), F.sigmoid(logits)], axis=1)
+            return logits
         if self.output_op == "argmax":
             # paddle.argmax cannot be traced into the old program format in Paddle 3.3 ("must be
             # Value, but got Variable"); top-1 indices are the same class ids.
