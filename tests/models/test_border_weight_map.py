@@ -105,3 +105,18 @@ def test_loss_with_zero_border_weight_and_no_balance_is_cross_entropy():
     expected = ref.pixel_nll(logits, label, 255).sum() / 5
     loss = BorderWeightedCELoss(w0=0, class_balance=False)
     assert float(loss(paddle.to_tensor(logits), paddle.to_tensor(label))) == pytest.approx(expected, rel=1e-5)
+
+
+def test_default_caps_the_border_term_at_ten_components():
+    # Ten 2-pixel components, then a single pixel at x=40 (the 11th, smallest): by default it makes no border.
+    label = np.zeros((1, 43), 'int64')
+    for start in range(0, 40, 4):
+        label[0, start:start + 2] = 1
+    without_pixel = label.copy()
+    label[0, 40] = 1
+    expected = ref.border_weights(without_pixel, class_balance=False)
+    expected[0, 40] = 1.0
+    np.testing.assert_allclose(border_weight_map(label, class_balance=False), expected, rtol=1e-5)
+    logits = np.random.RandomState(7).randn(1, 2, 1, 43).astype('float32')
+    loss = BorderWeightedCELoss(class_balance=False)(paddle.to_tensor(logits), paddle.to_tensor(label[None]))
+    assert float(loss) == pytest.approx((expected * ref.pixel_nll(logits, label[None], 255)[0]).mean(), rel=1e-5)

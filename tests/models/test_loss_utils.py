@@ -88,9 +88,10 @@ def test_prepare_returns_int64_label_and_float_mask():
     np.testing.assert_array_equal(mask.numpy(), label != 255)
 
 
-def test_prepare_squeezes_a_channel_label():
-    label = RNG.randint(0, 3, (2, 1, 2, 3))
-    out, _ = prepare(Named(), t(LOGITS), t(label))
+@pytest.mark.parametrize('batch', [2, 1])
+def test_prepare_squeezes_a_channel_label(batch):
+    label = RNG.randint(0, 3, (batch, 1, 2, 3))
+    out, _ = prepare(Named(), t(LOGITS[:batch]), t(label))
     np.testing.assert_array_equal(out.numpy(), label[:, 0])
 
 

@@ -86,6 +86,11 @@ def test_focal_matches_reference(alpha, gamma):
     assert value(FocalLoss(alpha=alpha, gamma=gamma), LOGITS3, LABEL3) == pytest.approx(expected, rel=1e-5, abs=1e-9)
 
 
+def test_focal_defaults_are_alpha_quarter_gamma_two():
+    expected = ref.focal(LOGITS3, LABEL3, alpha=0.25, gamma=2.0)
+    assert value(FocalLoss(), LOGITS3, LABEL3) == pytest.approx(expected, rel=1e-5)
+
+
 def test_focal_one_channel_with_class_alpha():
     expected = ref.focal(LOGITS1, LABEL1, alpha=[0.3, 2.0], gamma=1.0)
     assert value(FocalLoss(alpha=[0.3, 2.0], gamma=1.0), LOGITS1, LABEL1) == pytest.approx(expected, rel=1e-5)
@@ -137,7 +142,7 @@ def test_border_weighted_ce_matches_weighted_reference():
     logits = RNG.randn(1, 2, 5, 9).astype('float32')
     weights = ref.border_weights(label[0], w0=10, sigma=5)
     expected = (weights * ref.pixel_nll(logits, label, 255)).mean() / (label != 255).mean()
-    assert value(BorderWeightedCELoss(w0=10, sigma=5), logits, label) == pytest.approx(expected, rel=1e-5)
+    assert value(BorderWeightedCELoss(), logits, label) == pytest.approx(expected, rel=1e-5)  # w0 10, sigma 5
 
 
 def test_mixed_loss_returns_scaled_list():
@@ -253,7 +258,9 @@ def test_constructor_errors_name_the_loss_and_argument(build, error, message):
 
 
 def test_bce_rejects_multiclass_logits():
-    with pytest.raises(ValueError, match='BCELoss'):
+    message = ("BCELoss: logits have 3 channels but BCELoss takes 1 or 2 (binary); use CrossEntropyLoss or DiceLoss "
+               "for multi-class models.")
+    with pytest.raises(ValueError, match='^' + re.escape(message) + '$'):
         BCELoss()(t(LOGITS3), t(LABEL3))
 
 
