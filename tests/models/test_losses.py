@@ -218,7 +218,8 @@ def test_ignore_index_inside_class_range_warns_once(monkeypatch):
     (lambda: BCELoss(pos_weight='2'), TypeError, "BCELoss: pos_weight must be a number, got '2'."),
     (lambda: DiceLoss(smooth=-1), ValueError, "DiceLoss: smooth must be >= 0, got -1."),
     (lambda: DiceLoss(weight=[1, -1]), ValueError, "DiceLoss: class weights must be >= 0, got [1, -1]."),
-    (lambda: DiceLoss(weight='1,2'), TypeError, "DiceLoss: weight must be a list with one number per class, got '1,2'."),
+    (lambda: DiceLoss(weight='1,2'), TypeError,
+     "DiceLoss: weight must be a list with one number per class, got '1,2'."),
     (lambda: CrossEntropyLoss(weight=[True]), TypeError,
      "CrossEntropyLoss: weight must be a non-empty list of numbers, got [True]."),
     (lambda: CrossEntropyLoss(top_k_percent_pixels=0), ValueError,
@@ -249,7 +250,8 @@ def test_ignore_index_inside_class_range_warns_once(monkeypatch):
     (lambda: MixedLoss(losses=[], coef=[]), ValueError, "MixedLoss: losses is empty; list at least one loss."),
     (lambda: MixedLoss(losses=[{'type': 'DiceLoss'}], coef=[1]), TypeError,
      "MixedLoss: every entry of losses must be a loss (a dict with `type:` in YAML)."),
-    (lambda: MixedLoss(losses=[DiceLoss()], coef=[True]), TypeError, "MixedLoss: coef must be a list of numbers, got [True]."),
+    (lambda: MixedLoss(losses=[DiceLoss()], coef=[True]), TypeError,
+     "MixedLoss: coef must be a list of numbers, got [True]."),
     (lambda: MixedLoss(losses=[DiceLoss()], coef=['0.5']), TypeError,
      "MixedLoss: coef must be a list of numbers, got ['0.5'].")])
 def test_constructor_errors_name_the_loss_and_argument(build, error, message):
