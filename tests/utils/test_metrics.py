@@ -281,12 +281,12 @@ def test_whole_image_label_keeps_values_dtype_and_shape(vessel_case):
 
 def test_evaluator_fg_class_ignore_index_and_errors():
     label = np.array([[0, 0, 1, 7], [1, 0, 1, 7]])
-    pred = np.array([[0, 1, 1, 1], [0, 0, 1, 1]])
+    pred = np.array([[0, 1, 1, 1], [1, 0, 1, 1]])
     ev = metrics.SegEvaluator(2, ignore_index=7, fg_class=0, auc_bins=4)
     record = ev.update(pred, label, prob=np.stack([1 - pred, pred]).astype(float))
-    # Class 0 one-vs-rest over the 6 counted pixels: TP 2, FP 1, FN 1, TN 2.
-    assert record["image_dice"] == pytest.approx(4 / 6) and record["image_specificity"] == pytest.approx(2 / 3)
-    assert record["image_auc"] == pytest.approx(2 / 3)  # the tracked (class 1) AUC: TPR 2/3 at FPR 1/3
+    # Class 0 one-vs-rest over the 6 counted pixels: TP 2, FP 0, FN 1, TN 3 (class 1 would give 3, 1, 0, 2).
+    assert record["image_dice"] == pytest.approx(4 / 5) and record["image_specificity"] == 1.0
+    assert record["image_auc"] == pytest.approx(5 / 6)  # the tracked (class 1) AUC: TPR 1 at FPR 1/3
     with pytest.raises(ValueError, match="fg_class 2 not in \\[0, 2\\)"):
         metrics.SegEvaluator(2, fg_class=2)
 
