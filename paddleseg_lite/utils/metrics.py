@@ -37,12 +37,12 @@ def _squeeze_channel(x):
     return x
 
 
-def _match_shape(x, shape, what):
-    """`x` reshaped to `shape` when they differ only by singleton axes; ValueError otherwise."""
+def _match_shape(x, shape, what, target="the label shape"):
+    """`x` reshaped to `shape` when they differ only by singleton axes; ValueError naming `what` otherwise."""
     if x.shape == tuple(shape):
         return x
     if [d for d in x.shape if d != 1] != [d for d in shape if d != 1]:
-        raise ValueError(f"Shape of {what} {x.shape} does not match the label shape {tuple(shape)}")
+        raise ValueError(f"Shape of {what} {x.shape} does not match {target} {tuple(shape)}")
     return x.reshape(shape)
 
 
@@ -302,7 +302,7 @@ class AucHistogram:
             prob = prob[None]
         if prob.shape[1] != self.num_classes:
             raise ValueError(f"prob shape {prob.shape} has not {self.num_classes} classes on axis 1")
-        label = _match_shape(label, prob.shape[:1] + prob.shape[2:], "prob")
+        label = _match_shape(label, prob.shape[:1] + prob.shape[2:], "label", "prob's N×H×W")
         valid = _valid_labels(label, self.num_classes, self.ignore_index, mask)
         label = label[valid]
         update = np.zeros_like(self.counts)
