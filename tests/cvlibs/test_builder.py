@@ -239,6 +239,9 @@ def test_loss_entries_without_type_are_named():
     with pytest.raises(UserError) as e:
         builder.build_loss(dic)
     assert message(e) == "loss.types[1]: expected a mapping with a 'type' key, got 'DiceLoss'"
+    with pytest.raises(UserError) as e:  # also when the dataset's ignore_index is to be filled in
+        builder.build_loss({"train_dataset": synthetic(), "loss": {"types": [{"weight": None}], "coef": [1]}})
+    assert message(e) == "loss.types[0]: expected a mapping with a 'type' key, got {'weight': None}"
     dic = {"train_dataset": synthetic(),
            "loss": {"types": [{"type": "MixedLoss", "losses": [{"weight": None}], "coef": [1]}], "coef": [1]}}
     with pytest.raises(UserError) as e:
@@ -343,9 +346,11 @@ def test_lr_scheduler_type_must_be_a_scheduler_class():
         available = message(e).split("Available: ")[1].split(", ")
         assert "PolynomialDecay" in available and "ReduceOnPlateau" in available
         assert not {"LRScheduler", "Tensor", "Any", "TYPE_CHECKING", "Callable"} & set(available)
-    with pytest.raises(UserError) as e:
-        builder.build_lr_scheduler({"iters": 1, "lr_scheduler": {"type": "Zzzzzz"}})
-    assert "Did you mean" not in message(e)
+    for cfg, shown in (({"type": "Zzzzzz"}, "Zzzzzz"), ({"learning_rate": 0.1}, "None")):
+        with pytest.raises(UserError) as e:
+            builder.build_lr_scheduler({"iters": 1, "lr_scheduler": cfg})
+        assert message(e).startswith("lr_scheduler.type '{}' is not a paddle.optimizer.lr class. Available: "
+                                     "CosineAnnealingDecay, ".format(shown))
 
 
 @pytest.mark.parametrize("warmup", [{"warmup_iters": 5}, {"warmup_start_lr": 0.0}])

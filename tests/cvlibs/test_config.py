@@ -66,13 +66,13 @@ def test_top_level_marker_discards_the_bases(tmp_path, marker):
 
 def test_merge_modifies_and_shares_nothing():
     base = {"a": {"x": [1]}, "b": {"y": 1}}
-    child = {"b": {"z": [2]}, "c": [3]}
+    child = {"b": {"z": [2]}, "c": [[3]]}
     merged = merge(child, base)
-    assert merged == {"a": {"x": [1]}, "b": {"y": 1, "z": [2]}, "c": [3]}
+    assert merged == {"a": {"x": [1]}, "b": {"y": 1, "z": [2]}, "c": [[3]]}
     merged["a"]["x"].append(0)
     merged["b"]["z"].append(0)
-    merged["c"].append(0)
-    assert base == {"a": {"x": [1]}, "b": {"y": 1}} and child == {"b": {"z": [2]}, "c": [3]}
+    merged["c"][0].append(0)
+    assert base == {"a": {"x": [1]}, "b": {"y": 1}} and child == {"b": {"z": [2]}, "c": [[3]]}
 
 
 def test_cycle_names_the_chain(tmp_path):
