@@ -195,7 +195,9 @@ def build_lr_scheduler(dic):
     """Build any `paddle.optimizer.lr` class by name, with PaddleSeg's warmup and decay defaults."""
     cfg = copy.deepcopy(dic["lr_scheduler"])
     name = cfg.pop("type", None)
-    available = [n for n in dir(paddle.optimizer.lr) if n[0].isupper() and n != "LRScheduler"]
+    lr = paddle.optimizer.lr
+    available = [n for n in dir(lr) if n != "LRScheduler" and inspect.isclass(getattr(lr, n))
+                 and issubclass(getattr(lr, n), lr.LRScheduler)]
     if name not in available:
         close = difflib.get_close_matches(str(name), available, n=2)
         hint = " Did you mean {}?".format(" or ".join(close)) if close else ""

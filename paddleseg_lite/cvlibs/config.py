@@ -2,9 +2,9 @@
 
 `load_yaml` resolves `_base_` files (relative to the including file, recursively) and merges them:
 dicts merge key by key, everything else (lists included) is replaced; a dict holding `_delete_: true`
-or PaddleSeg's `_inherited_: false` replaces the base dict outright. With several bases, earlier
-bases win over later ones (PaddleSeg's rule). `Config` adds the CLI overrides and builds the
-components lazily through `cvlibs.builder`.
+or PaddleSeg's `_inherited_: false` replaces the base dict outright (at the top level of a file: no
+base is inherited). With several bases, earlier bases win over later ones (PaddleSeg's rule). `Config`
+adds the CLI overrides and builds the components lazily through `cvlibs.builder`.
 """
 import ast
 import codecs
@@ -94,6 +94,8 @@ def load_yaml(path, origins=None, _chain=()):
     dic = _read_yaml(path, _chain)
     bases = dic.pop("_base_", [])
     bases = [bases] if isinstance(bases, str) else list(bases)
+    if _replaces_base(dic):  # a top-level `_inherited_: false` drops the bases (PaddleSeg)
+        bases = []
     merged = {}
     for base in reversed(bases):  # earlier bases win over later ones
         base_path = os.path.join(os.path.dirname(path), base)

@@ -118,3 +118,94 @@ def test_inference_engine_gives_the_dygraph_metrics(weights, log_lines, tmp_path
     csv = [(tmp_path / d / "per_image_metrics.csv").read_text().splitlines() for d in ("dy", "pi")]
     dice = [[row.split(",")[1:7] for row in rows[1:]] for rows in csv]
     assert dice[0] == dice[1]
+
+
+class ScoreModel(paddle.nn.Layer):
+    """Logits [0, s] with s the image's first channel: p(vessel) = sigmoid(s), prediction = s > 0."""
+
+    def forward(self, x):
+        score = x[:, :1]
+        return [paddle.concat([paddle.zeros_like(score), score], axis=1)]
+
+
+class HandMadeDataset:
+    """Two 2×4 images (val mode: label and fov 1×H×W); the last column is outside the FOV."""
+    num_classes, ignore_index = 2, 255
+    scores = [[[2, -1, 3, 1], [-2, 1, -3, 2]], [[-1, -2, 4, -1], [3, -4, 1, -3]]]
+    labels = [[[1, 0, 0, 255], [0, 1, 1, 255]], [[0, 0, 1, 255], [1, 0, 0, 255]]]
+    fov = [[1, 1, 1, 0], [1, 1, 1, 0]]
+
+    def __init__(self, with_fov=True, outside_labels=None):
+        self.labels = np.array(self.labels)
+        if outside_labels is not None:  # labels left unmasked outside the FOV
+            self.labels[:, :, 3] = outside_labels
+        self.with_fov = with_fov
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        data = {"img": np.array(self.scores[i], np.float32)[None], "label": self.labels[i][None],
+                "img_path": "img_{}.png".format("ab"[i]), "trans_info": []}
+        if self.with_fov:
+            data["fov"] = np.array(self.fov, np.uint8)[None]
+        return data
+
+
+# Hand-computed. Inside the FOV: image a TP 2 FP 1 FN 1 TN 2, image b TP 2 FP 1 FN 0 TN 3; outside it a
+# predicts vessel twice (2 more FP whole-image), b never. AUC by counting score pairs (ties half):
+# inside FOV 26/35, whole image 40.5/55; per image a 4/9 and 6/15, b 1 and 1.
+FOV_LINE = ("[EVAL] Vessel (inside FOV): Dice/F1: 0.7273 Se: 0.8000 Sp: 0.7143 Acc: 0.7500 IoU: 0.5714 "
+            "Precision: 0.6667 AUC: 0.7429")
+IMAGE_LINE = ("[EVAL] Vessel (whole image): Dice/F1: 0.6154 Se: 0.8000 Sp: 0.6364 Acc: 0.6875 IoU: 0.4444 "
+              "Precision: 0.5000 AUC: 0.7364")
+CSV_TEXT = (
+    "name,fov_dice,fov_sensitivity,fov_specificity,fov_accuracy,fov_iou,fov_precision,fov_auc,"
+    "image_dice,image_sensitivity,image_specificity,image_accuracy,image_iou,image_precision,image_auc\n"
+    "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667,0.444444,"
+    "0.500000,0.666667,0.400000,0.500000,0.333333,0.400000,0.400000\n"
+    "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667,1.000000,"
+    "0.800000,1.000000,0.833333,0.875000,0.666667,0.666667,1.000000\n")
+
+
+def eval_messages(lines):
+    return [line for line in lines if line.startswith("[EVAL]")]
+
+
+def test_eval_lines_and_csv_of_a_hand_made_case(tmp_path, log_lines):
+    metrics, _ = core_val.evaluate(ScoreModel(), HandMadeDataset(), save_dir=str(tmp_path), auc_roc=True)
+    # PaddleSeg's pixels (label != 255) = the FOV here: confusion [[5, 2], [1, 4]] -> IoU 5/8, 4/7;
+    # Acc 9/12; Kappa (0.75 - 0.5) / 0.5; Dice 10/13, 8/11.
+    assert eval_messages(log_lines) == [
+        "[EVAL] #Images: 2 mIoU: 0.5982 Acc: 0.7500 Kappa: 0.5000 Dice: 0.7483 Auc_roc: 0.7429",
+        "[EVAL] Class IoU: \n[0.625  0.5714]",
+        "[EVAL] Class Precision: \n[0.8333 0.6667]",
+        "[EVAL] Class Recall: \n[0.7143 0.8   ]",
+        FOV_LINE, IMAGE_LINE]
+    assert (tmp_path / "per_image_metrics.csv").read_text() == CSV_TEXT
+    assert metrics["dice_fg"] == pytest.approx(8 / 11) and metrics["image_dice_fg"] == pytest.approx(8 / 13)
+    assert metrics["Kappa"] == pytest.approx(0.5) and metrics["num_images"] == 2
+
+
+def test_unmasked_labels_outside_the_fov_change_only_paddleseg_numbers(tmp_path, log_lines):
+    """Labels outside the FOV that were not set to ignore_index upstream: the FOV and whole-image numbers
+    must not move; PaddleSeg's pixels (label != 255) now include them."""
+    core_val.evaluate(ScoreModel(), HandMadeDataset(outside_labels=[[1, 0], [0, 1]]), save_dir=str(tmp_path),
+                      auc_roc=True)
+    lines = eval_messages(log_lines)
+    # + outside: a TP (label 1, s 1), FP (label 0, s 2); b TN, FN -> confusion [[6, 3], [2, 5]], AUC 40/63.
+    assert lines[0] == "[EVAL] #Images: 2 mIoU: 0.5227 Acc: 0.6875 Kappa: 0.3750 Dice: 0.6863 Auc_roc: 0.6349"
+    assert lines[-2:] == [FOV_LINE, IMAGE_LINE]
+    assert (tmp_path / "per_image_metrics.csv").read_text() == CSV_TEXT
+
+
+def test_eval_lines_and_csv_without_fov_or_auc(tmp_path, log_lines):
+    core_val.evaluate(ScoreModel(), HandMadeDataset(with_fov=False), save_dir=str(tmp_path))
+    assert eval_messages(log_lines)[0] == "[EVAL] #Images: 2 mIoU: 0.5982 Acc: 0.7500 Kappa: 0.5000 Dice: 0.7483"
+    assert eval_messages(log_lines)[4:] == [  # whole image = the labelled pixels: the FOV numbers, no AUC
+        "[EVAL] Vessel (whole image): Dice/F1: 0.7273 Se: 0.8000 Sp: 0.7143 Acc: 0.7500 IoU: 0.5714 "
+        "Precision: 0.6667"]
+    assert (tmp_path / "per_image_metrics.csv").read_text() == (
+        "name,image_dice,image_sensitivity,image_specificity,image_accuracy,image_iou,image_precision\n"
+        "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667\n"
+        "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667\n")

@@ -107,3 +107,57 @@ def cldice(logits, label, ignore=255, iters=3, smooth=1.0):
     tprec = ((sp * y).sum() + smooth) / (sp.sum() + smooth)
     tsens = ((sy * p).sum() + smooth) / (sy.sum() + smooth)
     return 1 - 2 * tprec * tsens / (tprec + tsens)
+
+
+def focal(logits, label, ignore=255, alpha=0.25, gamma=2.0):
+    nll = pixel_nll(logits, label, ignore)
+    valid = label != ignore
+    a = np.asarray(alpha, np.float64)[np.where(valid, label, 0)] if isinstance(alpha, list) else alpha
+    return (a * (1 - np.exp(-nll)) ** gamma * nll * valid).sum() / valid.sum()
+
+
+def bce(logits, label, ignore=255, pos_weight=1.0):
+    """Sigmoid BCE; 2-channel logits use z = x1 - x0 (softmax[1] == sigmoid(x1 - x0))."""
+    x = logits.astype(np.float64)
+    z = x[:, 0] if x.shape[1] == 1 else x[:, 1] - x[:, 0]
+    valid = label != ignore
+    per_pixel = -(pos_weight * (label == 1) * np.log(sigmoid(z)) + (label == 0) * np.log(1 - sigmoid(z)))
+    return (per_pixel * valid).sum() / valid.sum()
+
+
+def components(foreground):
+    """8-connected components by flood fill: a list of (row, col) coordinate arrays, in raster order."""
+    seen, found = np.zeros_like(foreground, bool), []
+    h, w = foreground.shape
+    for start in zip(*np.nonzero(foreground)):
+        if seen[start]:
+            continue
+        stack, pixels = [start], []
+        seen[start] = True
+        while stack:
+            r, c = stack.pop()
+            pixels.append((r, c))
+            for dr, dc in np.ndindex(3, 3):
+                rr, cc = r + dr - 1, c + dc - 1
+                if 0 <= rr < h and 0 <= cc < w and foreground[rr, cc] and not seen[rr, cc]:
+                    seen[rr, cc] = True
+                    stack.append((rr, cc))
+        found.append(np.array(pixels, np.float64))
+    return found
+
+
+def border_weights(label, w0=10.0, sigma=5.0, class_balance=True, ignore=255):
+    """U-Net weight map by brute force: w_c + w0 exp(-(d1 + d2)^2 / 2 sigma^2) on background pixels."""
+    valid = label != ignore
+    weights = valid.astype(np.float64)
+    if class_balance:
+        present = np.unique(label[valid])
+        for k in present:
+            weights[valid & (label == k)] = valid.sum() / (len(present) * np.sum(valid & (label == k)))
+    comps = components(valid & (label > 0))
+    if len(comps) < 2:
+        return weights
+    for r, c in zip(*np.nonzero(valid & (label == 0))):
+        d = sorted(np.sqrt(((comp - (r, c)) ** 2).sum(1)).min() for comp in comps)
+        weights[r, c] += w0 * np.exp(-(d[0] + d[1]) ** 2 / (2 * sigma ** 2))
+    return weights

@@ -1,8 +1,9 @@
 """Metrics against explicit per-pixel numpy references on small hand-made data."""
-import csv
 import os
+import stat
 
 import numpy as np
+import paddle
 import pytest
 
 from paddleseg_lite.utils import metrics
@@ -100,11 +101,41 @@ def test_confusion_matrix_methods_and_merge(four_class_case):
     merged = metrics.ConfusionMatrix(4).merge(top).merge(bottom.matrix)
     np.testing.assert_array_equal(merged.matrix, whole.matrix)
     assert whole.matrix.dtype == np.int64
-    assert whole.matrix[1, 0] == 1 and whole.matrix[0, 1] == 1  # rows are labels
-    assert whole.matrix[2, 0] == 1 and whole.matrix[0, 2] == 0
-    areas = metrics.calculate_area(pred, label, 4)
-    assert whole.mean_iou()[1] == metrics.mean_iou(*areas)[1]
-    assert whole.kappa() == metrics.kappa(*areas)
+    np.testing.assert_array_equal(whole.matrix, [[3, 1, 0, 0],   # rows: labels, columns: predictions
+                                                 [1, 4, 0, 0],
+                                                 [1, 0, 3, 0],
+                                                 [0, 0, 0, 0]])
+    # The methods give the hand-computed numbers of test_paddleseg_metrics_by_hand.
+    assert whole.mean_iou()[1] == pytest.approx((3 / 6 + 4 / 6 + 3 / 4 + 1.0) / 4)
+    acc, precision, recall = whole.class_measurement()
+    assert acc == pytest.approx(10 / 13)
+    np.testing.assert_allclose(recall, [3 / 4, 4 / 5, 3 / 4, 0.0])
+    np.testing.assert_allclose(whole.dice()[0], [6 / 9, 8 / 10, 6 / 7, 0.0])
+    po, pe = 10 / 13, (5 * 4 + 5 * 5 + 3 * 4) / 13 ** 2
+    assert whole.kappa() == pytest.approx((po - pe) / (1 - pe))
+    with pytest.raises(ValueError, match="cannot merge a \\(3, 3\\) matrix into \\(4, 4\\)"):
+        whole.merge(np.zeros((3, 3), int))
+
+
+def test_binary_counts_one_vs_rest():
+    matrix = np.array([[5, 1, 2],
+                       [3, 7, 0],
+                       [4, 6, 9]])
+    assert metrics.binary_counts(matrix) == (7, 7, 3, 20)  # default foreground: class 1
+    assert metrics.binary_counts(matrix, 2) == (9, 2, 10, 16)
+    cm = metrics.ConfusionMatrix(3)
+    cm.merge(matrix)
+    assert cm.binary_counts() == (7, 7, 3, 20)
+    assert cm.binary_counts(0) == (5, 7, 3, 22)
+
+
+def test_calculate_area_honours_ignore_index():
+    label = np.array([[0, 9, 2], [1, 9, 2]])
+    pred = np.array([[0, 1, 2], [2, 0, 2]])
+    inter, pred_area, label_area = metrics.calculate_area(pred, label, 3, ignore_index=9)
+    np.testing.assert_array_equal(inter, [1, 0, 2])
+    np.testing.assert_array_equal(pred_area, [1, 0, 3])
+    np.testing.assert_array_equal(label_area, [1, 1, 2])
 
 
 def test_mask_restricts_pixels(four_class_case):
@@ -120,26 +151,57 @@ def test_mask_restricts_pixels(four_class_case):
 
 def test_bad_inputs_raise_clear_errors():
     cm = metrics.ConfusionMatrix(2)
-    with pytest.raises(UserError, match="ConfusionMatrix: label values \\[2\\] are outside \\[0, 2\\)"):
+    with pytest.raises(UserError, match="label values \\[2\\] are outside \\[0, 2\\) and not ignore_index 255"):
         cm.update(np.zeros((2, 2), int), np.array([[0, 1], [2, 255]]))
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(UserError, match="label values \\[2, 3, 4, 5, 6\\] are outside"):  # the first five
+        cm.update(np.zeros((1, 7), int), np.array([[8, 7, 6, 5, 4, 3, 2]]))
+    with pytest.raises(ValueError, match="Shape of pred \\(2, 3\\) does not match the label shape \\(2, 2\\)"):
         cm.update(np.zeros((2, 3), int), np.zeros((2, 2), int))
+    with pytest.raises(ValueError, match="Shape of mask \\(3,\\) does not match the label shape"):
+        cm.update(np.zeros((2, 2), int), np.zeros((2, 2), int), mask=np.ones(3))
+    with pytest.raises(ValueError, match="Shape of fov \\(2, 3\\) does not match the label shape"):
+        metrics.whole_image_label(np.zeros((2, 2), int), np.ones((2, 3)))
+    for bad in (2, -1):  # pred == num_classes would land silently in the next label's row
+        with pytest.raises(ValueError, match="pred holds class ids outside \\[0, 2\\)"):
+            cm.update(np.array([[0, bad]]), np.array([[0, 1]]))
     assert cm.matrix.sum() == 0
+    with pytest.raises(ValueError, match="num_classes must be >= 1, got 0"):
+        metrics.ConfusionMatrix(0)
+
+
+def test_single_class_matrix_and_tensor_inputs():
+    one = metrics.ConfusionMatrix(1)
+    one.update(np.zeros((2, 3), int), np.array([[0, 0, 255], [0, 0, 0]]))
+    np.testing.assert_array_equal(one.matrix, [[5]])
+    cm = metrics.ConfusionMatrix(2)  # paddle Tensors, N×1×H×W
+    cm.update(paddle.to_tensor([[[[1, 0, 1]]]]), paddle.to_tensor([[[[1, 1, 0]]]]),
+              mask=paddle.to_tensor([[[[1, 1, 0]]]]))
+    np.testing.assert_array_equal(cm.matrix, [[0, 0], [1, 1]])
+
+
+def test_empty_denominators_follow_paddleseg():
+    assert metrics.binary_metrics(0, 0, 0, 0) == {
+        "dice": 0.0, "sensitivity": 0.0, "specificity": 0.0, "accuracy": 0.0, "iou": 1.0, "precision": 0.0}
+    assert metrics.binary_metrics(0, 0, 0, 5) == {
+        "dice": 0.0, "sensitivity": 0.0, "specificity": 1.0, "accuracy": 1.0, "iou": 1.0, "precision": 0.0}
+    assert metrics.binary_metrics(3, 0, 0, 0)["specificity"] == 0.0
+    acc, precision, recall = metrics.class_measurement([0, 0], [0, 0], [0, 0])
+    assert acc == 0.0 and precision.tolist() == [0.0, 0.0] and recall.tolist() == [0.0, 0.0]
 
 
 @pytest.fixture
 def vessel_case():
-    """DRIVE-like: label 255 outside the FOV (corners), fov kept separately."""
+    """Labels are real classes outside the FOV (not ignore_index, unlike DRIVE after the dataset's masking),
+    so only an explicit FOV mask keeps them out of the FOV metrics; one ignored pixel inside the FOV."""
     fov = np.array([[0, 1, 1, 1, 0],
                     [1, 1, 1, 1, 1],
                     [0, 1, 1, 1, 0]], dtype=np.uint8)
-    label = np.array([[255, 1, 0, 0, 255],
-                      [0, 1, 1, 0, 1],
-                      [255, 0, 1, 255, 255]])
-    label[2, 3] = 0  # inside the FOV
+    label = np.array([[1, 1, 0, 0, 0],
+                      [255, 1, 1, 0, 1],
+                      [0, 0, 1, 0, 1]], dtype=np.uint8)
     pred = np.array([[1, 1, 0, 1, 0],
                      [0, 1, 0, 0, 1],
-                     [0, 0, 1, 0, 1]])
+                     [0, 0, 1, 1, 1]])
     return pred, label, fov
 
 
@@ -147,42 +209,97 @@ def test_vessel_metrics_fov_and_whole_image(vessel_case):
     pred, label, fov = vessel_case
     ev = metrics.SegEvaluator(2)
     record = ev.update(pred, label, fov=fov, name="01_test.tif")
-    tp, fp, fn, tn = reference_binary(pred, label, (fov == 1) & (label != IGNORE))
-    assert (tp, fp, fn, tn) == (4, 1, 1, 5)
-    want_fov = {"dice": 2 * tp / (2 * tp + fp + fn), "sensitivity": tp / (tp + fn),
-                "specificity": tn / (tn + fp), "accuracy": (tp + tn) / 11,
-                "iou": tp / (tp + fp + fn), "precision": tp / (tp + fp)}
-    whole_label = np.where(fov == 1, label, 0)
-    wtp, wfp, wfn, wtn = reference_binary(pred, whole_label, np.ones_like(fov, bool))
-    assert (wtp, wfp, wfn, wtn) == (4, 3, 1, 7)  # two outside-FOV false positives
+    # Inside the FOV (10 counted pixels): TP 4, FP 2, FN 1, TN 3.
+    assert reference_binary(pred, label, (fov == 1) & (label != IGNORE)) == (4, 2, 1, 3)
+    want_fov = {"dice": 8 / 11, "sensitivity": 4 / 5, "specificity": 3 / 5, "accuracy": 7 / 10,
+                "iou": 4 / 7, "precision": 4 / 6}
+    # Whole image (14 pixels): the 4 outside-FOV pixels are background whatever their label -> FP 4, TN 5.
+    want_image = {"dice": 8 / 13, "sensitivity": 4 / 5, "specificity": 5 / 9, "accuracy": 9 / 14,
+                  "iou": 4 / 9, "precision": 4 / 8}
     got = ev.vessel_metrics()
-    for key, value in want_fov.items():
-        assert got["fov"][key] == pytest.approx(value)
-        assert record[f"fov_{key}"] == pytest.approx(value)
-    assert got["image"]["specificity"] == pytest.approx(wtn / (wtn + wfp))
-    assert got["image"]["accuracy"] == pytest.approx((wtp + wtn) / 15)
+    assert set(got) == {"fov", "image"}
+    for region, want in (("fov", want_fov), ("image", want_image)):
+        assert set(got[region]) == set(want)
+        for key, value in want.items():
+            assert got[region][key] == pytest.approx(value)
+            assert record[f"{region}_{key}"] == pytest.approx(value)
+    assert list(record) == ["name"] + [f"{r}_{k}" for r in ("fov", "image") for k in (
+        "dice", "sensitivity", "specificity", "accuracy", "iou", "precision")]
     assert record["name"] == "01_test.tif"
-    # PaddleSeg's pixels (label != 255) coincide with the FOV here: same foreground dice.
-    assert ev.paddleseg_metrics()["class_dice"][1] == pytest.approx(want_fov["dice"])
+    # PaddleSeg's pixels (label != 255, 14 of them) include the outside-FOV labels: TP 6, FP 2, FN 1, TN 5.
+    np.testing.assert_array_equal(ev.confusion["label"].matrix, [[5, 2], [1, 6]])
+    seg = ev.paddleseg_metrics()
+    assert seg["class_dice"][1] == pytest.approx(12 / 15) and seg["acc"] == pytest.approx(11 / 14)
+
+
+def test_paddleseg_metrics_keys_and_values(vessel_case):
+    pred, label, fov = vessel_case
+    ev = metrics.SegEvaluator(2, auc_bins=2)
+    ev.update(pred, label, fov=fov, prob=np.stack([1 - pred, pred]).astype(float))
+    seg = ev.paddleseg_metrics()
+    assert set(seg) == {"miou", "acc", "kappa", "mdice", "class_iou", "class_precision", "class_recall",
+                        "class_dice", "auc"}
+    # matrix [[5, 2], [1, 6]]: inter [5, 6], pred [6, 8], label [7, 7], T = 14.
+    assert seg["miou"] == pytest.approx((5 / 8 + 6 / 9) / 2)
+    np.testing.assert_allclose(seg["class_iou"], [5 / 8, 6 / 9])
+    np.testing.assert_allclose(seg["class_precision"], [5 / 6, 6 / 8])
+    np.testing.assert_allclose(seg["class_recall"], [5 / 7, 6 / 7])
+    np.testing.assert_allclose(seg["class_dice"], [10 / 13, 12 / 15])
+    assert seg["mdice"] == pytest.approx((10 / 13 + 12 / 15) / 2)
+    assert seg["acc"] == pytest.approx(11 / 14)
+    pe = (6 * 7 + 8 * 7) / 14 ** 2
+    assert seg["kappa"] == pytest.approx((11 / 14 - pe) / (1 - pe))
+    # Hard 0/1 scores: TPR 6/7 at FPR 2/7 -> AUC = (1 + 6/7 - 2/7) / 2.
+    assert seg["auc"] == pytest.approx((1 + 6 / 7 - 2 / 7) / 2)
 
 
 def test_vessel_metrics_without_fov_and_empty_edge_cases():
     ev = metrics.SegEvaluator(2)
-    ev.update(np.zeros((2, 2), int), np.array([[0, 0], [0, 255]]))
+    record = ev.update(np.zeros((2, 2), int), np.array([[0, 0], [0, 255]]))
     got = ev.vessel_metrics()
-    assert set(got) == {"image"}
-    assert got["image"]["iou"] == 1.0 and got["image"]["dice"] == 0.0  # PaddleSeg conventions
-    assert got["image"]["specificity"] == 1.0 and got["image"]["accuracy"] == 1.0
+    assert set(got) == {"image"} and ev.has_fov is False  # val.py sums int(has_fov) over ranks
+    assert record["name"] == "" and "fov_dice" not in record
+    assert got["image"] == {"dice": 0.0, "sensitivity": 0.0, "specificity": 1.0, "accuracy": 1.0,
+                            "iou": 1.0, "precision": 0.0}  # PaddleSeg conventions
     class_iou, _ = metrics.mean_iou(*ev.confusion["label"].areas())
     np.testing.assert_array_equal(class_iou, [1.0, 1.0])
 
 
-def test_whole_image_label_does_not_modify_input(vessel_case):
+def test_whole_image_label_keeps_values_dtype_and_shape(vessel_case):
     _, label, fov = vessel_case
     before = label.copy()
     out = metrics.whole_image_label(label, fov)
     np.testing.assert_array_equal(label, before)
-    assert out[0, 0] == 0 and out[1, 1] == 1
+    np.testing.assert_array_equal(out, [[0, 1, 0, 0, 0],
+                                        [255, 1, 1, 0, 1],   # ignored inside the FOV stays ignored
+                                        [0, 0, 1, 0, 0]])
+    assert out.dtype == np.uint8
+    assert metrics.whole_image_label(label[None, None], fov[None, None]).shape == (1, 3, 5)
+    assert metrics.whole_image_label(paddle.to_tensor(label[None, None]), None).shape == (1, 3, 5)
+    assert metrics.whole_image_label(label[:, :1], None).shape == (3, 1)  # a one-column image stays 2-D
+
+
+def test_evaluator_fg_class_ignore_index_and_errors():
+    label = np.array([[0, 0, 1, 7], [1, 0, 1, 7]])
+    pred = np.array([[0, 1, 1, 1], [1, 0, 1, 1]])
+    ev = metrics.SegEvaluator(2, ignore_index=7, fg_class=0, auc_bins=4)
+    record = ev.update(pred, label, prob=np.stack([1 - pred, pred]).astype(float))
+    # Class 0 one-vs-rest over the 6 counted pixels: TP 2, FP 0, FN 1, TN 3 (class 1 would give 3, 1, 0, 2).
+    assert record["image_dice"] == pytest.approx(4 / 5) and record["image_specificity"] == 1.0
+    assert record["image_auc"] == pytest.approx(5 / 6)  # the tracked (class 1) AUC: TPR 1 at FPR 1/3
+    with pytest.raises(ValueError, match="fg_class 2 not in \\[0, 2\\)"):
+        metrics.SegEvaluator(2, fg_class=2)
+
+
+def test_auc_only_with_prob_and_bins():
+    label = np.array([[0, 1, 1]])
+    prob = np.array([[[0.9, 0.2, 0.4]], [[0.1, 0.8, 0.6]]])
+    no_bins = metrics.SegEvaluator(2)
+    assert "image_auc" not in no_bins.update(label, label, prob=prob)
+    no_prob = metrics.SegEvaluator(2, auc_bins=8)
+    assert list(no_prob.update(label, label)) == ["name"] + ["image_" + k for k in (
+        "dice", "sensitivity", "specificity", "accuracy", "iou", "precision")]
+    assert no_prob.update(label, label, prob=prob)["image_auc"] == 1.0
 
 
 @pytest.mark.parametrize("quantize", [None, 20])
@@ -239,44 +356,117 @@ def test_auc_merge_and_degenerate_cases():
 def test_fov_and_whole_image_auc(vessel_case):
     pred, label, fov = vessel_case
     p1 = np.linspace(0.05, 0.95, label.size).reshape(label.shape)
-    p1[fov == 0] = 0.97  # confident false positives outside the FOV lower the whole-image AUC
+    p1[fov == 0] = 0.97  # confident scores outside the FOV: positives for PaddleSeg, negatives whole-image
     prob = np.stack([1 - p1, p1])
     ev = metrics.SegEvaluator(2, auc_bins=65536)
     record = ev.update(pred, label, fov=fov, prob=prob, name="a")
     inside = (fov == 1) & (label != IGNORE)
     want_fov = exact_auc(p1[inside], label[inside] == 1)
-    whole_label = np.where(fov == 1, label, 0)
-    want_image = exact_auc(p1.ravel(), whole_label.ravel() == 1)
+    counted = label != IGNORE
+    want_image = exact_auc(p1[counted], (np.where(fov == 1, label, 0) == 1)[counted])
+    want_label = exact_auc(p1[counted], label[counted] == 1)
+    assert len({round(want_fov, 3), round(want_image, 3), round(want_label, 3)}) == 3
     got = ev.vessel_metrics()
-    assert got["fov"]["auc"] == pytest.approx(want_fov, abs=1e-3)
-    assert got["image"]["auc"] == pytest.approx(want_image, abs=1e-3)
-    assert record["fov_auc"] == pytest.approx(want_fov, abs=1e-3)
-    assert want_image < want_fov - 0.05
+    assert got["fov"]["auc"] == pytest.approx(want_fov, abs=1e-4)
+    assert got["image"]["auc"] == pytest.approx(want_image, abs=1e-4)
+    assert ev.paddleseg_metrics()["auc"] == pytest.approx(want_label, abs=1e-4)
+    assert record["fov_auc"] == pytest.approx(want_fov, abs=1e-4)
+    assert record["image_auc"] == pytest.approx(want_image, abs=1e-4)
+
+
+def test_auc_histogram_bins_by_hand():
+    # bins of width 1/4; p = 1.0 falls in the last bin
+    p1 = np.array([[[0.0, 0.1, 0.3, 0.5, 0.74, 0.75, 1.0]]])
+    label = np.array([[0, 1, 0, 1, 0, 1, 0]])
+    hist = metrics.AucHistogram(2, bins=4)
+    update = hist.update(np.concatenate([1 - p1, p1]), label)
+    assert hist.counts.dtype == np.int64 and hist.counts.shape == (1, 2, 4)  # binary: class 1 only
+    np.testing.assert_array_equal(update, [[[1, 1, 1, 1],     # negatives per bin
+                                            [1, 0, 1, 1]]])   # positives per bin
+    # Mann-Whitney with every same-bin pair counted half: (0.5 + 2.5 + 3.5) / (3 * 4).
+    assert hist.auc() == pytest.approx(6.5 / 12)
+    assert hist.class_auc().shape == (1,)
+    hist.update(np.concatenate([1 - p1, p1]), label)  # a second image accumulates
+    np.testing.assert_array_equal(hist.counts, 2 * update)
+    assert hist.auc() == pytest.approx(6.5 / 12)
+    two_bins = metrics.AucHistogram(2, bins=2)  # p < 0.5 | p >= 0.5
+    two_bins.update(np.concatenate([1 - p1, p1]), label)
+    np.testing.assert_array_equal(two_bins.counts, [[[2, 2], [1, 2]]])
+    assert two_bins.auc() == pytest.approx((1 * (0 + 0.5 * 2) + 2 * (2 + 0.5 * 2)) / 12)
+
+
+def test_histogram_auc_single_pairs():
+    assert metrics.histogram_auc([1, 0], [0, 1]) == 1.0   # one negative below one positive
+    assert metrics.histogram_auc([0, 1], [1, 0]) == 0.0
+    assert metrics.histogram_auc([1, 0], [1, 0]) == 0.5   # same bin: a tie
+    assert np.isnan(metrics.histogram_auc([0, 0], [1, 2]))
+    assert np.isnan(metrics.counts_auc(np.zeros((2, 2, 3), int)))
+
+
+def test_auc_histogram_errors_and_merge():
+    with pytest.raises(ValueError, match="num_classes must be >= 2, got 1"):
+        metrics.AucHistogram(1)
+    with pytest.raises(ValueError, match="bins must be >= 2, got 1"):
+        metrics.AucHistogram(2, bins=1)
+    hist = metrics.AucHistogram(3, bins=4)
+    with pytest.raises(ValueError, match="prob shape \\(1, 2, 2, 2\\) has not 3 classes on axis 1"):
+        hist.update(np.zeros((1, 2, 2, 2)), np.zeros((2, 2), int))
+    with pytest.raises(ValueError, match="Shape of label \\(3, 5\\) does not match prob's N×H×W \\(1, 2, 2\\)"):
+        hist.update(np.zeros((1, 3, 2, 2)), np.zeros((3, 5), int))
+    with pytest.raises(ValueError, match="cannot merge counts \\(1, 2, 4\\) into \\(3, 2, 4\\)"):
+        hist.merge(metrics.AucHistogram(2, bins=4))
+    other = metrics.AucHistogram(3, bins=4)
+    other.update(np.full((3, 1, 2), 1 / 3), np.array([[0, 2]]))
+    hist.merge(other)
+    np.testing.assert_array_equal(hist.counts[:, :, 1], [[1, 1], [2, 0], [1, 1]])
+    assert hist.counts.sum() == 6
 
 
 def test_evaluator_merge_equals_single_pass(vessel_case):
     pred, label, fov = vessel_case
-    single = metrics.SegEvaluator(2)
-    rank0, rank1 = metrics.SegEvaluator(2), metrics.SegEvaluator(2)
-    for i, ev in enumerate([rank0, rank1]):
-        single.update(np.roll(pred, i), label, fov=fov, name=str(i))
-        ev.update(np.roll(pred, i), label, fov=fov, name=str(i))
-    rank0.merge(rank1)
+    prob = np.stack([1 - pred, pred]).astype(float)
+    single = metrics.SegEvaluator(2, auc_bins=16)
+    rank0, rank1 = metrics.SegEvaluator(2, auc_bins=16), metrics.SegEvaluator(2, auc_bins=16)
+    single.update(pred, label, prob=prob, name="0")
+    rank0.update(pred, label, prob=prob, name="0")
+    single.update(1 - pred, label, fov=fov, prob=prob[::-1], name="1")
+    rank1.update(1 - pred, label, fov=fov, prob=prob[::-1], name="1")
+    assert rank0.merge(rank1) is rank0
+    assert rank0.has_fov is True  # one rank saw a FOV
     assert rank0.vessel_metrics() == single.vessel_metrics()
+    for region in ("label", "fov", "image"):
+        np.testing.assert_array_equal(rank0.auc[region].counts, single.auc[region].counts)
     assert [r["name"] for r in rank0.per_image] == ["0", "1"]
     assert rank0.paddleseg_metrics()["miou"] == single.paddleseg_metrics()["miou"]
 
 
-def test_per_image_csv_written_atomically(tmp_path, vessel_case):
-    pred, label, fov = vessel_case
-    ev = metrics.SegEvaluator(2)
-    ev.update(pred, label, fov=fov, name="img_a")
-    ev.update(1 - pred, label, fov=fov, name="img_b")
-    path = tmp_path / "sub" / "per_image.csv"
-    metrics.write_per_image_csv(ev.per_image, str(path))
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["name"] for r in rows] == ["img_a", "img_b"]
-    assert float(rows[0]["fov_dice"]) == pytest.approx(ev.per_image[0]["fov_dice"], abs=1e-6)
-    assert "image_specificity" in rows[1]
-    assert os.listdir(path.parent) == ["per_image.csv"]
+def test_per_image_csv_literal(tmp_path):
+    records = [{"name": "img_a", "fov_dice": 2 / 3, "count": 3},
+               {"name": "img_b", "fov_dice": 1.0, "extra": 0.5}]
+    path = tmp_path / "per_image.csv"   # the directory exists already
+    metrics.write_per_image_csv(records, str(path))
+    assert path.read_bytes() == (b"name,fov_dice,count,extra\r\n"
+                                 b"img_a,0.666667,3,\r\n"
+                                 b"img_b,1.000000,,0.500000\r\n")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    metrics.write_per_image_csv(records[:1], str(tmp_path / "new" / "sub" / "x.csv"))
+    assert (tmp_path / "new" / "sub" / "x.csv").read_text().splitlines()[1] == "img_a,0.666667,3"
+
+
+def test_per_image_csv_is_atomic(tmp_path, monkeypatch):
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError("cannot format")
+
+    path = tmp_path / "per_image.csv"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError, match="cannot format"):
+        metrics.write_per_image_csv([{"name": "a"}, {"name": Unprintable()}], str(path))
+    assert os.listdir(tmp_path) == ["per_image.csv"] and path.read_text() == "old\n"
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: renames.append((src, dst)) or real_replace(src, dst))
+    metrics.write_per_image_csv([{"name": "a"}], str(path))
+    # the temp file sits next to the destination, so the rename cannot cross filesystems
+    assert len(renames) == 1 and os.path.dirname(renames[0][0]) == str(tmp_path)
+    assert path.read_bytes() == b"name\r\na\r\n" and os.listdir(tmp_path) == ["per_image.csv"]

@@ -11,12 +11,12 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def match_shape(x, shape, what):
-    """`x` reshaped to `shape` when they differ only by singleton axes; ValueError otherwise."""
+def match_shape(x, shape, what, target="the label shape"):
+    """`x` reshaped to `shape` when they differ only by singleton axes; ValueError naming `what` otherwise."""
     if x.shape == tuple(shape):
         return x
     if [d for d in x.shape if d != 1] != [d for d in shape if d != 1]:
-        raise ValueError(f"Shape of {what} {x.shape} does not match the label shape {tuple(shape)}")
+        raise ValueError(f"Shape of {what} {x.shape} does not match {target} {tuple(shape)}")
     return x.reshape(shape)
 
 

@@ -47,7 +47,7 @@ class AucHistogram:
             prob = prob[None]
         if prob.shape[1] != self.num_classes:
             raise ValueError(f"prob shape {prob.shape} has not {self.num_classes} classes on axis 1")
-        label = match_shape(label, prob.shape[:1] + prob.shape[2:], "prob")
+        label = match_shape(label, prob.shape[:1] + prob.shape[2:], "label", "prob's N×H×W")
         valid = valid_labels(label, self.num_classes, self.ignore_index, mask, "AucHistogram")
         label = label[valid]
         update = np.zeros_like(self.counts)
