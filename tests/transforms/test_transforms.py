@@ -20,6 +20,12 @@ def seed_all(seed):
     np.random.seed(seed)
 
 
+def np_state():
+    """np.random's Mersenne Twister keys and position (the keys alone change only every 624 draws)."""
+    _, keys, pos = np.random.get_state()[:3]
+    return keys.tolist(), pos
+
+
 def blocky(rng, h, w, block=4, high=2):
     """Random piecewise-constant HW map with values in [0, high)."""
     coarse = rng.integers(0, high, (h // block + 1, w // block + 1))
@@ -153,10 +159,10 @@ def test_random_padding_crop_pads_bottom_right_first():
 
 def test_random_padding_crop_exact_size_draws_nothing():
     np.random.seed(1)
-    state = np.random.get_state()[1].copy()
+    state = np_state()
     sample = encoded_sample(h=12, w=16)
     out = T.RandomPaddingCrop([16, 12])(sample)
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    assert np_state() == state
     np.testing.assert_array_equal(out["label"], sample["label"])
 
 
@@ -205,43 +211,12 @@ def test_resize_sizes_and_trans_info():
     assert T.ResizeByShort(20, max_size=25)(sample)["img"].shape[:2] == (12, 25)
 
 
-def test_resize_random_interp_uses_python_random():
-    sample = encoded_sample()
-    op = T.Resize((20, 20), interp="RANDOM")
-    seed_all(3)
-    first = [op(sample)["img"] for _ in range(5)]
-    seed_all(3)
-    second = [op(sample)["img"] for _ in range(5)]
-    for a, b in zip(first, second):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_rotation_canvas_size_and_labels():
-    sample = encoded_sample(h=20, w=30)
-    np.random.seed(2)
-    angle = np.random.uniform(-45, 45)
-    np.random.seed(2)
-    out = T.RandomRotation(45)(sample)
-    rad = np.deg2rad(abs(angle))
-    assert out["img"].shape[:2] == (int(20 * np.cos(rad) + 30 * np.sin(rad)),
-                                    int(20 * np.sin(rad) + 30 * np.cos(rad)))
-    np.testing.assert_array_equal(T.RandomRotation(0)(sample)["label"], sample["label"])
-
-
 def test_elastic_disabled_cases_are_identity():
     sample = encoded_sample()
     np.testing.assert_array_equal(T.RandomElasticDeformation(prob=0.0)(sample)["img"], sample["img"])
     out = T.RandomElasticDeformation(sigma=0.0, prob=1.0)(sample)
     np.testing.assert_allclose(out["img"], sample["img"], atol=1e-3)
     np.testing.assert_array_equal(out["label"], sample["label"])
-
-
-def test_elastic_deforms_and_fills_outside_with_ignore():
-    seed_all(0)
-    out = T.RandomElasticDeformation(sigma=8.0, prob=1.0)(encoded_sample(h=48, w=48))
-    assert not np.array_equal(out["label"], encoded_sample(h=48, w=48)["label"])
-    assert np.any(out["label"] == 255)
-    assert np.all(out["fov"][out["label"] == 255] == 0)
 
 
 # ----------------------------------------------------------------------------- photometric
@@ -342,8 +317,6 @@ def test_green_channel_and_clahe():
     with pytest.raises(UserError, match="GreenChannel"):
         T.GreenChannel()({"img": img[:, :, :1]})
     dull = (100 + 0.1 * np.random.default_rng(1).integers(0, 256, (32, 32, 1))).astype(np.float32)
-    sharp = T.CLAHE(clip_limit=4.0, tile_grid_size=2)({"img": dull})["img"]
-    assert sharp.shape == dull.shape and sharp.std() > 2 * dull.std()
     gray = T.CLAHE()({"img": np.repeat(dull, 3, axis=2)})["img"]
     assert np.abs(gray - gray[:, :, :1]).max() <= 1  # a gray image stays gray
     assert 0 <= gray.min() and gray.max() <= 255
@@ -598,7 +571,7 @@ def test_resize_by_long_and_short_literals():
     assert T.ResizeByShort(20, max_size=60)(wide)["img"].shape == (20, 60, 3)
     assert T.ResizeByShort(20)(wide)["img"].shape == (20, 60, 3)
     assert T.ResizeByLong(15)(wide)["img"].shape == (5, 15, 3)
-    assert T.ResizeByShort(20, max_size=45).max_size == 45.0
+    assert T.ResizeByShort(20, max_size=45).max_size == 45.0 and T.ResizeByShort(20).max_size == 1e10
 
 
 def test_resize_step_scaling_literals():
@@ -698,10 +671,10 @@ def test_random_padding_crop_balance_keeps_first_balanced_or_last_draw():
     # It stopped drawing at the first balanced window.
     np.random.seed(0)
     crop_draws(0, first + 1, 4, 4)
-    state = np.random.get_state()[1].copy()
+    state = np_state()
     np.random.seed(0)
     op(sample)
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    assert np_state() == state
     # Never balanced (a single-class label): loop_times draws, the last one kept.
     flat = dict(sample, label=np.zeros((8, 8), np.int64))
     flat["img"] = rgb_image(8, 8)
@@ -736,10 +709,10 @@ def test_random_padding_crop_ratio_one_draws_once_even_with_a_label():
     sample = balance_sample()
     sample["label"] = np.zeros((8, 8), np.int64)  # never balanced
     crop_draws(0, 1, 4, 4)
-    state = np.random.get_state()[1].copy()
+    state = np_state()
     np.random.seed(0)
     T.RandomPaddingCrop([4, 4], loop_times=5)(sample)
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    assert np_state() == state
 
 
 def test_random_padding_crop_share_must_be_strictly_below_ratio():
@@ -816,9 +789,9 @@ def test_rotation_below_one_degree_still_rotates():
 
 def test_rotation_zero_draws_nothing():
     np.random.seed(1)
-    state = np.random.get_state()[1].copy()
+    state = np_state()
     out = T.RandomRotation(0)(literal_sample())
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    assert np_state() == state
     np.testing.assert_array_equal(out["img"], literal_sample()["img"])
 
 
@@ -917,10 +890,10 @@ def test_random_distort_single_channel_never_draws_hue():
     seed_all(0)
     random.shuffle(list(range(4)))
     np.random.uniform(0, 1, 4)
-    state = np.random.get_state()[1].copy()
+    state = np_state()
     seed_all(0)
     op({"img": img})
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    assert np_state() == state
 
 
 def test_normalize_literals_and_shapes():
