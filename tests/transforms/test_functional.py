@@ -469,3 +469,33 @@ def test_read_errors_name_the_file_or_type(tmp_path):
     assert str(info.value) == "Expected a file path or a numpy array for the label, got int."
     with pytest.raises(UserError, match="for the image, got list"):
         F.read_image([], 3)
+
+
+FUNCTIONS = {
+    "resize": lambda a: F.resize(a, (3, 5)),
+    "resize_long": lambda a: F.resize_long(a, 7),
+    "resize_short": lambda a: F.resize_short(a, 7, 1e10),
+    "pad": lambda a: F.pad(a, 1, 2, 0),
+    "crop": lambda a: F.crop(a, 1, 1, 2, 2),
+    "horizontal_flip": F.horizontal_flip,
+    "vertical_flip": F.vertical_flip,
+    "warp_affine": lambda a: F.warp_affine(a, np.array([[1.0, 0, 1], [0, 1, 0]]), (4, 4), NEAREST, 0),
+    "remap": lambda a: F.remap(a, *F.elastic_maps(4, 4, np.ones((2, 2, 2))), NEAREST, 0),
+    "normalize": lambda a: F.normalize(a, 0.5, 0.5),
+    "to_uint8": F.to_uint8,
+    "brightness": lambda a: F.adjust_brightness(a, 1.3),
+    "contrast": lambda a: F.adjust_contrast(a, 1.3),
+    "saturation": lambda a: F.adjust_saturation(a, 1.3),
+    "sharpness": lambda a: F.adjust_sharpness(a, 1.3),
+    "hue": lambda a: F.adjust_hue(a, 20),
+    "clahe": lambda a: F.clahe(a, 2.0, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_functions_return_new_arrays_and_leave_inputs_alone(name):
+    img = np.random.default_rng(1).integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    before = img.copy()
+    out = FUNCTIONS[name](img)
+    np.testing.assert_array_equal(img, before)
+    assert not np.shares_memory(out, img)
