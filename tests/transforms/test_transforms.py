@@ -20,6 +20,12 @@ def seed_all(seed):
     np.random.seed(seed)
 
 
+def np_state():
+    """np.random's Mersenne Twister keys and position (the keys alone change only every 624 draws)."""
+    _, keys, pos = np.random.get_state()[:3]
+    return keys.tolist(), pos
+
+
 def blocky(rng, h, w, block=4, high=2):
     """Random piecewise-constant HW map with values in [0, high)."""
     coarse = rng.integers(0, high, (h // block + 1, w // block + 1))
@@ -153,10 +159,10 @@ def test_random_padding_crop_pads_bottom_right_first():
 
 def test_random_padding_crop_exact_size_draws_nothing():
     np.random.seed(1)
-    state = np.random.get_state()[1].copy()
+    state = np_state()
     sample = encoded_sample(h=12, w=16)
     out = T.RandomPaddingCrop([16, 12])(sample)
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    assert np_state() == state
     np.testing.assert_array_equal(out["label"], sample["label"])
 
 
@@ -205,43 +211,12 @@ def test_resize_sizes_and_trans_info():
     assert T.ResizeByShort(20, max_size=25)(sample)["img"].shape[:2] == (12, 25)
 
 
-def test_resize_random_interp_uses_python_random():
-    sample = encoded_sample()
-    op = T.Resize((20, 20), interp="RANDOM")
-    seed_all(3)
-    first = [op(sample)["img"] for _ in range(5)]
-    seed_all(3)
-    second = [op(sample)["img"] for _ in range(5)]
-    for a, b in zip(first, second):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_rotation_canvas_size_and_labels():
-    sample = encoded_sample(h=20, w=30)
-    np.random.seed(2)
-    angle = np.random.uniform(-45, 45)
-    np.random.seed(2)
-    out = T.RandomRotation(45)(sample)
-    rad = np.deg2rad(abs(angle))
-    assert out["img"].shape[:2] == (int(20 * np.cos(rad) + 30 * np.sin(rad)),
-                                    int(20 * np.sin(rad) + 30 * np.cos(rad)))
-    np.testing.assert_array_equal(T.RandomRotation(0)(sample)["label"], sample["label"])
-
-
 def test_elastic_disabled_cases_are_identity():
     sample = encoded_sample()
     np.testing.assert_array_equal(T.RandomElasticDeformation(prob=0.0)(sample)["img"], sample["img"])
     out = T.RandomElasticDeformation(sigma=0.0, prob=1.0)(sample)
     np.testing.assert_allclose(out["img"], sample["img"], atol=1e-3)
     np.testing.assert_array_equal(out["label"], sample["label"])
-
-
-def test_elastic_deforms_and_fills_outside_with_ignore():
-    seed_all(0)
-    out = T.RandomElasticDeformation(sigma=8.0, prob=1.0)(encoded_sample(h=48, w=48))
-    assert not np.array_equal(out["label"], encoded_sample(h=48, w=48)["label"])
-    assert np.any(out["label"] == 255)
-    assert np.all(out["fov"][out["label"] == 255] == 0)
 
 
 # ----------------------------------------------------------------------------- photometric
@@ -342,8 +317,6 @@ def test_green_channel_and_clahe():
     with pytest.raises(UserError, match="GreenChannel"):
         T.GreenChannel()({"img": img[:, :, :1]})
     dull = (100 + 0.1 * np.random.default_rng(1).integers(0, 256, (32, 32, 1))).astype(np.float32)
-    sharp = T.CLAHE(clip_limit=4.0, tile_grid_size=2)({"img": dull})["img"]
-    assert sharp.shape == dull.shape and sharp.std() > 2 * dull.std()
     gray = T.CLAHE()({"img": np.repeat(dull, 3, axis=2)})["img"]
     assert np.abs(gray - gray[:, :, :1]).max() <= 1  # a gray image stays gray
     assert 0 <= gray.min() and gray.max() <= 255
@@ -530,3 +503,629 @@ def test_compose_file_errors(tmp_path):
         T.Compose([], img_channels=1)({"img": rgb_image()})
     with pytest.raises(ValueError, match="gt_fields names 'fov'"):
         T.Compose([])({"img": rgb_image(), "gt_fields": ["fov"]})
+
+
+# ----------------------------------------------------------------------------- literal outputs of each op
+
+def literal_sample():
+    """4x4 sample: img = label * 10 in every channel, label 1..16 row by row, fov a left/right split."""
+    label = np.arange(1, 17, dtype=np.int64).reshape(4, 4)
+    fov = np.array([[1, 1, 0, 0]] * 4, np.uint8)
+    img = np.repeat((label * 10).astype(np.float32)[:, :, None], 3, axis=2)
+    return {"img": img, "label": label, "fov": fov, "gt_fields": ["label", "fov"], "trans_info": []}
+
+
+def test_resize_literal_img_linear_and_fields_nearest_exact():
+    out = T.Resize((2, 2))(literal_sample())
+    # LINEAR halving averages 2x2 blocks; gt_fields take the pixel-centre-aligned source pixels 1 and 3
+    # (plain INTER_NEAREST would take 0 and 2).
+    np.testing.assert_allclose(out["img"][:, :, 0], [[35, 55], [115, 135]])
+    np.testing.assert_array_equal(out["label"], [[6, 8], [14, 16]])
+    np.testing.assert_array_equal(out["fov"], [[1, 0], [1, 0]])
+    assert out["label"].dtype == np.int64 and out["fov"].dtype == np.uint8
+    assert out["trans_info"] == [("resize", (4, 4))]
+    nearest = T.Resize((2, 2), interp="NEAREST")(literal_sample())
+    np.testing.assert_array_equal(nearest["img"][:, :, 0], [[60, 80], [140, 160]])
+
+
+@pytest.mark.parametrize("interp,flag", [("NEAREST", cv2.INTER_NEAREST_EXACT), ("LINEAR", cv2.INTER_LINEAR),
+                                         ("CUBIC", cv2.INTER_CUBIC), ("AREA", cv2.INTER_AREA),
+                                         ("LANCZOS4", cv2.INTER_LANCZOS4)])
+def test_resize_interp_names_map_to_opencv_flags(interp, flag):
+    img = rgb_image(9, 7)
+    out = T.Resize((5, 4), interp=interp)({"img": img})["img"]
+    np.testing.assert_array_equal(out, cv2.resize(img, (5, 4), interpolation=flag))
+
+
+def test_resize_random_interp_draws_with_random_choice():
+    # random.choice over [NEAREST, LINEAR, CUBIC, AREA, LANCZOS4]: seed 0 -> AREA, 2 -> NEAREST, 5 -> LANCZOS4.
+    img = rgb_image(9, 7)
+    for seed, flag in ((0, cv2.INTER_AREA), (2, cv2.INTER_NEAREST_EXACT), (5, cv2.INTER_LANCZOS4)):
+        random.seed(seed)
+        out = T.Resize((5, 4), interp="RANDOM")({"img": img})["img"]
+        np.testing.assert_array_equal(out, cv2.resize(img, (5, 4), interpolation=flag))
+
+
+def test_resize_keep_ratio_and_divisor_literal_sizes():
+    img = np.zeros((30, 70, 3), np.float32)
+    assert T.Resize((35, 35), keep_ratio=True)({"img": img})["img"].shape == (15, 35, 3)
+    assert T.Resize((35, 35), keep_ratio=True, size_divisor=4)({"img": img})["img"].shape == (16, 36, 3)
+    assert T.Resize((33, 17), size_divisor=16)({"img": img})["img"].shape == (32, 48, 3)
+    assert T.Resize((32, 16), size_divisor=16)({"img": img})["img"].shape == (16, 32, 3)  # already multiples
+    assert T.Resize((33, 17))({"img": img})["img"].shape == (17, 33, 3)
+
+
+def test_resize_by_long_and_short_literals():
+    sample = literal_sample()
+    out = T.ResizeByLong(2)(sample)
+    np.testing.assert_array_equal(out["label"], [[6, 8], [14, 16]])
+    np.testing.assert_allclose(out["img"][:, :, 0], [[35, 55], [115, 135]])
+    np.testing.assert_array_equal(out["fov"], [[1, 0], [1, 0]])
+    assert out["trans_info"] == [("resize", (4, 4))]
+    out = T.ResizeByShort(2)(sample)
+    np.testing.assert_array_equal(out["label"], [[6, 8], [14, 16]])
+    np.testing.assert_allclose(out["img"][:, :, 0], [[35, 55], [115, 135]])
+    assert out["trans_info"] == [("resize", (4, 4))]
+    wide = {"img": np.zeros((10, 30, 3), np.float32)}
+    assert T.ResizeByShort(20, max_size=45)(wide)["img"].shape == (15, 45, 3)
+    assert T.ResizeByShort(20, max_size=60)(wide)["img"].shape == (20, 60, 3)
+    assert T.ResizeByShort(20)(wide)["img"].shape == (20, 60, 3)
+    assert T.ResizeByLong(15)(wide)["img"].shape == (5, 15, 3)
+    assert T.ResizeByShort(20, max_size=45).max_size == 45.0 and T.ResizeByShort(20).max_size == 1e10
+
+
+def test_resize_step_scaling_literals():
+    sample = literal_sample()
+    out = T.ResizeStepScaling(0.5, 0.5)(sample)
+    np.testing.assert_array_equal(out["label"], [[6, 8], [14, 16]])
+    np.testing.assert_allclose(out["img"][:, :, 0], [[35, 55], [115, 135]])
+    np.testing.assert_array_equal(out["fov"], [[1, 0], [1, 0]])
+    assert out["trans_info"] == []
+    up = T.ResizeStepScaling(2.0, 2.0)(sample)
+    np.testing.assert_array_equal(up["label"], np.kron(sample["label"], np.ones((2, 2), np.int64)))
+    tiny = {"img": np.ones((1, 3, 3), np.float32)}
+    assert T.ResizeStepScaling(0.4, 0.4)(tiny)["img"].shape == (1, 1, 3)  # sides never drop to 0
+    # Step 0: uniform(min, max); np.random.seed(0) draws 1.2037 in (0.6, 1.7): 20 x 30 -> 24 x 36.
+    np.random.seed(0)
+    assert T.ResizeStepScaling(0.6, 1.7, 0)({"img": np.zeros((20, 30, 3), np.float32)})["img"].shape == (24, 36, 3)
+    op = T.ResizeStepScaling()
+    assert (op.min_scale_factor, op.max_scale_factor, op.scale_step_size) == (0.75, 1.25, 0.25)
+
+
+def test_resize_step_scaling_candidates_include_both_ends():
+    op, seen = T.ResizeStepScaling(0.5, 1.5, 0.5), set()
+    np.random.seed(0)
+    for _ in range(60):
+        seen.add(op({"img": np.zeros((4, 4, 1), np.float32)})["img"].shape[0])
+    assert seen == {2, 4, 6}
+
+
+def test_padding_literal_and_custom_values():
+    sample = literal_sample()
+    out = T.Padding(5, im_padding_value=1, label_padding_value=7)(sample)
+    assert out["img"].shape == (5, 5, 3)
+    np.testing.assert_array_equal(out["label"], [[1, 2, 3, 4, 7], [5, 6, 7, 8, 7], [9, 10, 11, 12, 7],
+                                                 [13, 14, 15, 16, 7], [7, 7, 7, 7, 7]])
+    np.testing.assert_array_equal(out["fov"][4], [0] * 5)
+    np.testing.assert_array_equal(out["fov"][:, 4], [0] * 5)
+    np.testing.assert_array_equal(out["img"][4], np.ones((5, 3)))
+    assert out["trans_info"] == [("padding", (4, 4))]
+    same = T.Padding((4, 4))(sample)  # exactly the target: nothing added, still recorded
+    np.testing.assert_array_equal(same["label"], sample["label"])
+    assert same["trans_info"] == [("padding", (4, 4))]
+    with pytest.raises(UserError, match=r"Padding: the image is 4x4 \(HxW\), larger than target_size \[4, 3\]"):
+        T.Padding((4, 3))(sample)
+    with pytest.raises(UserError, match=r"larger than target_size \[3, 4\]"):
+        T.Padding((3, 4))(sample)
+    default = T.Padding(6)(sample)
+    assert default["img"][5, 5, 0] == 127.5 and default["label"][5, 5] == 255 and default["fov"][5, 5] == 0
+
+
+def test_random_padding_crop_pads_height_and_crops_width_literal():
+    sample = literal_sample()
+    np.random.seed(4)
+    top, left = np.random.randint(1), np.random.randint(4 - 2 + 1)
+    np.random.seed(4)
+    out = T.RandomPaddingCrop([2, 6], im_padding_value=3, label_padding_value=9)(sample)
+    assert top == 0 and out["img"].shape == (6, 2, 3)
+    np.testing.assert_array_equal(out["label"][:4], sample["label"][:, left:left + 2])
+    np.testing.assert_array_equal(out["label"][4:], [[9, 9], [9, 9]])
+    np.testing.assert_array_equal(out["fov"][4:], [[0, 0], [0, 0]])
+    np.testing.assert_array_equal(out["img"][4:], np.full((2, 2, 3), 3.0))
+    op = T.RandomPaddingCrop()
+    assert (op.crop_size, op.im_padding_value, op.label_padding_value) == ((512, 512), 127.5, 255)
+    assert (op.category_max_ratio, op.ignore_index, op.loop_times) == (1.0, 255, 10)
+
+
+def test_random_padding_crop_exact_size_returns_a_new_dict():
+    sample = literal_sample()
+    out = T.RandomPaddingCrop([4, 4])(sample)
+    assert out is not sample and out["label"] is sample["label"]
+    out["img"] = None
+    assert sample["img"] is not None
+
+
+def balance_sample():
+    label = np.zeros((8, 8), np.int64)
+    label[:, 6:] = 1  # class 1 only in the two right columns
+    label[0, 0] = 255
+    return {"img": np.zeros((8, 8, 3), np.float32), "label": label, "gt_fields": ["label"]}
+
+
+def crop_draws(seed, n, margin_h, margin_w):
+    np.random.seed(seed)
+    return [(np.random.randint(margin_h + 1), np.random.randint(margin_w + 1)) for _ in range(n)]
+
+
+def test_random_padding_crop_balance_keeps_first_balanced_or_last_draw():
+    sample = balance_sample()
+    op = T.RandomPaddingCrop([4, 4], category_max_ratio=0.8, loop_times=6)
+    draws = crop_draws(0, 6, 4, 4)
+    # A 4x4 window is balanced (2 classes, largest share < 0.8) only when it includes column 6,
+    # i.e. left == 3 (4 of 16 pixels are 1) or left == 4 (8 of 16).
+    first = next(i for i, (_, left) in enumerate(draws) if left >= 3)
+    np.random.seed(0)
+    out = op(sample)["label"]
+    top, left = draws[first]
+    np.testing.assert_array_equal(out, sample["label"][top:top + 4, left:left + 4])
+    # It stopped drawing at the first balanced window.
+    np.random.seed(0)
+    crop_draws(0, first + 1, 4, 4)
+    state = np_state()
+    np.random.seed(0)
+    op(sample)
+    assert np_state() == state
+    # Never balanced (a single-class label): loop_times draws, the last one kept.
+    flat = dict(sample, label=np.zeros((8, 8), np.int64))
+    flat["img"] = rgb_image(8, 8)
+    np.random.seed(0)
+    out = op(flat)["img"]
+    top, left = draws[-1]
+    np.testing.assert_array_equal(out, flat["img"][top:top + 4, left:left + 4])
+
+
+def test_random_padding_crop_balance_ignores_ignore_index_and_needs_label_field():
+    label = np.full((8, 8), 7, np.int64)
+    label[:, 4:] = 1
+    label[:4, :] = 0  # top half class 0, bottom half split 7 / 1
+    sample = {"img": rgb_image(8, 8), "label": label, "gt_fields": ["label"]}
+    # With ignore_index 7 a bottom window holds only class 1 (and 7s): unbalanced, so the draws go on.
+    op = T.RandomPaddingCrop([4, 2], category_max_ratio=0.99, ignore_index=7, loop_times=50)
+    for seed in range(4):
+        np.random.seed(seed)
+        crop = op(sample)["label"]
+        kept = crop[crop != 7]
+        assert len(np.unique(kept)) == 2, crop
+    # Without 'label' in gt_fields the retry is off: one draw, as with category_max_ratio 1.
+    np.random.seed(0)
+    draws = crop_draws(0, 1, 6, 4)
+    np.random.seed(0)
+    out = op(dict(sample, gt_fields=[]))["img"]
+    top, left = draws[0]
+    np.testing.assert_array_equal(out, sample["img"][top:top + 2, left:left + 4])
+
+
+def test_random_padding_crop_ratio_one_draws_once_even_with_a_label():
+    sample = balance_sample()
+    sample["label"] = np.zeros((8, 8), np.int64)  # never balanced
+    crop_draws(0, 1, 4, 4)
+    state = np_state()
+    np.random.seed(0)
+    T.RandomPaddingCrop([4, 4], loop_times=5)(sample)
+    assert np_state() == state
+
+
+def test_random_padding_crop_share_must_be_strictly_below_ratio():
+    label = np.zeros((4, 8), np.int64)
+    label[:, 4:] = 1
+    sample = {"img": rgb_image(4, 8), "label": label, "gt_fields": ["label"]}
+    # Windows left = 0..4; shares of the largest class: 1, 0.75, 0.5, 0.75, 1.
+    op = T.RandomPaddingCrop([4, 4], category_max_ratio=0.75, loop_times=200)
+    for seed in range(6):
+        np.random.seed(seed)
+        crop = op(sample)["label"]
+        np.testing.assert_array_equal(crop, label[:, 2:6])  # only l=2 has a share (0.5) < 0.75
+
+
+# ----------------------------------------------------------------------------- random draws
+
+def test_flip_probabilities():
+    sample = literal_sample()
+    assert T.RandomHorizontalFlip().prob == 0.5 and T.RandomVerticalFlip().prob == 0.1
+    random.seed(0)  # random.random(): 0.8444, 0.7580, 0.420571580830845, 0.2589
+    op = T.RandomVerticalFlip(0.420571580830845)  # equal to the draw: no flip
+    flips = [op(sample)["label"][0, 0] == 13 for _ in range(4)]
+    assert flips == [False, False, False, True]
+    random.seed(0)
+    op = T.RandomHorizontalFlip(0.4206)
+    flips = [op(sample)["fov"][0, 0] == 0 for _ in range(4)]
+    assert flips == [False, False, True, True]
+    out = T.RandomHorizontalFlip(0.0)(sample)
+    assert out is not sample
+
+
+def rotation_reference(sample, angle, im_fill, label_fill):
+    """PaddleSeg's rotation written with plain OpenCV calls."""
+    h, w = sample["img"].shape[:2]
+    matrix = cv2.getRotationMatrix2D((w // 2, h // 2), angle, 1.0)
+    cos, sin = abs(np.cos(np.deg2rad(angle))), abs(np.sin(np.deg2rad(angle)))
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    matrix[0, 2] += nw / 2 - w // 2
+    matrix[1, 2] += nh / 2 - h // 2
+    img = cv2.warpAffine(sample["img"], matrix, (nw, nh), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(im_fill,) * 3)
+    label = cv2.warpAffine(sample["label"].astype(np.float64), matrix, (nw, nh), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=label_fill)
+    fov = cv2.warpAffine(sample["fov"], matrix, (nw, nh), flags=cv2.INTER_NEAREST,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return img, label.astype(np.int64), fov
+
+
+def test_rotation_matches_opencv_reference():
+    sample = encoded_sample(h=20, w=26)
+    np.random.seed(3)  # uniform(-30, 30) -> 3.0479 degrees
+    out = T.RandomRotation(30, im_padding_value=10, label_padding_value=99)(sample)
+    img, label, fov = rotation_reference(sample, 3.0478741544745276, 10, 99)
+    np.testing.assert_allclose(out["img"], img, atol=1e-3)
+    np.testing.assert_array_equal(out["label"], label)
+    np.testing.assert_array_equal(out["fov"], fov)
+    assert out["img"].shape == (21, 27, 3) and np.any(label == 99) and np.any(out["img"] == 10)
+    assert out["label"].dtype == np.int64 and out["fov"].dtype == np.uint8
+    default = T.RandomRotation()
+    assert (default.max_rotation, default.im_padding_value, default.label_padding_value) == (15, 127.5, 255)
+
+
+def test_rotation_below_one_degree_still_rotates():
+    sample = encoded_sample(h=20, w=26)
+    np.random.seed(3)
+    angle = np.random.uniform(-0.5, 0.5)
+    np.random.seed(3)
+    out = T.RandomRotation(0.5)(sample)
+    img, label, _ = rotation_reference(sample, angle, 127.5, 255)
+    assert abs(angle) > 0.04 and not np.allclose(img, sample["img"])
+    np.testing.assert_allclose(out["img"], img, atol=1e-3)
+    np.testing.assert_array_equal(out["label"], label)
+
+
+def test_rotation_zero_draws_nothing():
+    np.random.seed(1)
+    state = np_state()
+    out = T.RandomRotation(0)(literal_sample())
+    assert np_state() == state
+    np.testing.assert_array_equal(out["img"], literal_sample()["img"])
+
+
+def elastic_reference(sample, sigma, grid_size, im_fill, label_fill, seed):
+    """The documented elastic algorithm with plain numpy/OpenCV calls, drawing like the op."""
+    np.random.seed(seed)
+    np.random.uniform()
+    disp = np.random.normal(0.0, sigma, (2, grid_size, grid_size)).astype(np.float32)
+    h, w = sample["img"].shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    map_x = xs + cv2.resize(disp[0], (w, h), interpolation=cv2.INTER_CUBIC)
+    map_y = ys + cv2.resize(disp[1], (w, h), interpolation=cv2.INTER_CUBIC)
+    img = cv2.remap(sample["img"], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=(im_fill,) * 3)
+    label = cv2.remap(sample["label"].astype(np.float64), map_x, map_y, cv2.INTER_NEAREST,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=label_fill)
+    fov = cv2.remap(sample["fov"], map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return img, label.astype(np.int64), fov
+
+
+def test_elastic_matches_reference_and_probability():
+    sample = encoded_sample(h=24, w=20)
+    op = T.RandomElasticDeformation(sigma=5.0, grid_size=4, prob=0.42, im_padding_value=3, label_padding_value=77)
+    np.random.seed(1)  # uniform() = 0.417 < 0.42: deform
+    out = op(sample)
+    img, label, fov = elastic_reference(sample, 5.0, 4, 3, 77, seed=1)
+    np.testing.assert_allclose(out["img"], img, atol=1e-3)
+    np.testing.assert_array_equal(out["label"], label)
+    np.testing.assert_array_equal(out["fov"], fov)
+    assert np.any(label == 77) and np.any(out["img"] == 3)
+    np.random.seed(1)
+    skipped = T.RandomElasticDeformation(sigma=5.0, prob=0.417022004702574)(sample)  # uniform() == prob: skip
+    np.testing.assert_array_equal(skipped["label"], sample["label"])
+    default = T.RandomElasticDeformation()
+    assert (default.sigma, default.grid_size, default.prob) == (10.0, 3, 0.5)
+    assert (default.im_padding_value, default.label_padding_value) == (127.5, 255)
+
+
+# ----------------------------------------------------------------------------- photometric ops
+
+def test_random_distort_defaults_and_single_op():
+    op = T.RandomDistort()
+    assert op.ranges == {"brightness": 0.5, "contrast": 0.5, "saturation": 0.5, "sharpness": 0.5, "hue": 18}
+    assert op.probs == {"brightness": 0.5, "contrast": 0.5, "saturation": 0.5, "sharpness": 0.0, "hue": 0.5}
+    only_brightness = T.RandomDistort(brightness_range=0.25, brightness_prob=1, contrast_prob=0,
+                                      saturation_prob=0, hue_prob=0)
+    img = np.array([[[100, 50, 200], [10, 10, 10]]], np.float32)
+    seed_all(0)
+    random.shuffle(list(range(5)))
+    factor = np.random.uniform(0.75, 1.25)
+    seed_all(0)
+    out = only_brightness({"img": img})["img"]
+    np.testing.assert_array_equal(out, np.floor(np.clip(img * np.float32(factor), 0, 255)))
+
+
+def test_random_distort_without_ops_only_rounds_and_clips():
+    op = T.RandomDistort(brightness_prob=0, contrast_prob=0, saturation_prob=0, hue_prob=0)
+    img = np.array([[-3.0, 2.5, 254.6, 300.0]], np.float32)  # an HW image
+    out = op({"img": img})["img"]
+    assert out.shape == (1, 4) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[0, 2, 255, 255]])
+
+
+def test_random_distort_hw_image_matches_hw1():
+    op = T.RandomDistort(brightness_prob=1, contrast_prob=1, saturation_prob=1, sharpness_prob=1)
+    img = rgb_image()[:, :, 0]
+    seed_all(4)
+    out = op({"img": img})["img"]
+    seed_all(4)
+    ref = op({"img": img[:, :, None]})["img"]
+    assert out.shape == img.shape
+    np.testing.assert_array_equal(out, ref[:, :, 0])
+    assert not np.array_equal(out, img)
+
+
+def test_random_distort_op_runs_only_when_draw_is_below_prob():
+    pytest.importorskip("PIL")
+    # After seed_all(0) the first probability draw is 0.5488135039273248: with every prob equal to it the
+    # first op in the shuffled order is skipped.
+    u = 0.5488135039273248
+    op = T.RandomDistort(brightness_prob=u, contrast_prob=u, saturation_prob=u, hue_prob=u, sharpness_prob=u)
+    img = rgb_image(seed=3)
+    seed_all(0)
+    ref = paddleseg_distort_reference(img, op)
+    seed_all(0)
+    np.testing.assert_array_equal(op({"img": img})["img"], ref)
+
+
+def test_random_distort_single_channel_never_draws_hue():
+    op = T.RandomDistort(brightness_prob=0, contrast_prob=0, saturation_prob=0, hue_prob=1, hue_range=100)
+    img = rgb_image()[:, :, :1]
+    seed_all(0)
+    out = op({"img": img})["img"]
+    np.testing.assert_array_equal(out, img)
+    # Four ops shuffled, four probability draws, no factor draw.
+    seed_all(0)
+    random.shuffle(list(range(4)))
+    np.random.uniform(0, 1, 4)
+    state = np_state()
+    seed_all(0)
+    op({"img": img})
+    assert np_state() == state
+
+
+def test_normalize_literals_and_shapes():
+    img = np.array([[0.0, 51.0, 255.0]], np.float32)  # HW
+    out = T.Normalize(mean=0.2, std=0.4)({"img": img})["img"]
+    np.testing.assert_allclose(out, [[-0.5, 0.0, 2.0]], atol=1e-6)
+    assert out.shape == (1, 3) and out.dtype == np.float32
+    rgb = np.array([[[255, 255, 255]]], np.float32)
+    np.testing.assert_allclose(T.Normalize([0.5, 0.25, 0.0], [0.5, 0.25, 2.0])({"img": rgb})["img"],
+                               [[[1.0, 3.0, 0.5]]], atol=1e-6)
+    with pytest.raises(UserError, match="Normalize: std has 2 values but the image has 3 channels; give 1 or 3"):
+        T.Normalize(std=[0.5, 0.5])({"img": rgb})
+    with pytest.raises(ValueError, match="Normalize: mean must not be empty"):
+        T.Normalize(mean=[])
+    with pytest.raises(TypeError, match="Normalize: std must be a number"):
+        T.Normalize(std=[0.5, None])
+
+
+def test_green_channel_literal_and_errors():
+    img = np.array([[[1, 2, 3], [4, 5, 6]]], np.float32)
+    out = T.GreenChannel()({"img": img, "label": np.zeros((1, 2))})
+    np.testing.assert_array_equal(out["img"], [[[2, 2, 2], [5, 5, 5]]])
+    out["img"][0, 0, 0] = -1
+    assert img[0, 0, 1] == 2
+    with pytest.raises(UserError, match=r"GreenChannel: needs a 3-channel image, got shape \(1, 2\)"):
+        T.GreenChannel()({"img": img[:, :, 0]})
+
+
+def test_clahe_op_matches_opencv_and_shapes():
+    rng = np.random.default_rng(3)
+    gray = (90 + rng.integers(0, 40, (16, 16))).astype(np.float32)
+    ref = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(gray.astype(np.uint8))
+    out = T.CLAHE(clip_limit=3.0, tile_grid_size=4)({"img": gray})["img"]  # an HW image
+    assert out.shape == (16, 16) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, ref)
+    default = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray.astype(np.uint8))
+    np.testing.assert_array_equal(T.CLAHE()({"img": gray[:, :, None]})["img"][:, :, 0], default)
+    with pytest.raises(UserError, match=r"CLAHE: needs a 1- or 3-channel image, got shape \(16, 16, 2\)"):
+        T.CLAHE()({"img": np.zeros((16, 16, 2), np.float32)})
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+MESSAGES = [
+    (lambda: T.RandomRotation(-5), ValueError, "RandomRotation: max_rotation must be in [0, inf), got -5."),
+    (lambda: T.RandomPaddingCrop(category_max_ratio=1.5), ValueError,
+     "RandomPaddingCrop: category_max_ratio must be in (0, 1.0], got 1.5."),
+    (lambda: T.RandomHorizontalFlip(1.01), ValueError, "RandomHorizontalFlip: prob must be in [0.0, 1.0], got 1.01."),
+    (lambda: T.CLAHE(clip_limit=-1), ValueError, "CLAHE: clip_limit must be in (0, inf), got -1."),
+    (lambda: T.RandomRotation(True), TypeError, "RandomRotation: max_rotation must be a number, got True."),
+    (lambda: T.RandomRotation("5"), TypeError, "RandomRotation: max_rotation must be a number, got '5'."),
+    (lambda: T.ResizeByLong(True), TypeError, "ResizeByLong: long_size must be an integer, got True."),
+    (lambda: T.ResizeByLong(-3), ValueError, "ResizeByLong: long_size must be positive, got -3."),
+    (lambda: T.Resize(512), TypeError, "Resize: target_size must be a list [width, height], got 512."),
+    (lambda: T.Resize([1, 2, 3]), ValueError, "Resize: target_size must have 2 items [width, height], got [1, 2, 3]."),
+    (lambda: T.Resize(interp="BILINEAR"), ValueError,
+     "Resize: interp must be one of NEAREST, LINEAR, CUBIC, AREA, LANCZOS4 or RANDOM, got 'BILINEAR'."),
+    (lambda: T.Resize(size_divisor=2.0), TypeError, "Resize: size_divisor must be an integer"),
+    (lambda: T.ResizeStepScaling(2.0, 0.5), ValueError,
+     "ResizeStepScaling: min_scale_factor (2.0) must not exceed max_scale_factor (0.5)."),
+    (lambda: T.ResizeStepScaling(0, 1.0), ValueError, "ResizeStepScaling: min_scale_factor must be in (0, inf)"),
+    (lambda: T.ResizeStepScaling(0.5, 0), ValueError, "ResizeStepScaling: max_scale_factor must be in (0, inf)"),
+    (lambda: T.ResizeByShort(10, max_size=0), ValueError, "ResizeByShort: max_size must be in (0, inf)"),
+    (lambda: T.RandomPaddingCrop(ignore_index=2.0), TypeError,
+     "RandomPaddingCrop: ignore_index must be an integer, got 2.0."),
+    (lambda: T.RandomPaddingCrop(im_padding_value=None), TypeError, "RandomPaddingCrop: im_padding_value"),
+    (lambda: T.RandomPaddingCrop(label_padding_value="a"), TypeError, "RandomPaddingCrop: label_padding_value"),
+    (lambda: T.Padding(8, im_padding_value="a"), TypeError, "Padding: im_padding_value"),
+    (lambda: T.Padding(8, label_padding_value="a"), TypeError, "Padding: label_padding_value"),
+    (lambda: T.Padding(True), TypeError, "Padding: target_size must be a list"),
+    (lambda: T.RandomRotation(im_padding_value="a"), TypeError, "RandomRotation: im_padding_value"),
+    (lambda: T.RandomRotation(label_padding_value="a"), TypeError, "RandomRotation: label_padding_value"),
+    (lambda: T.RandomElasticDeformation(sigma=-1), ValueError, "RandomElasticDeformation: sigma must be in [0, inf)"),
+    (lambda: T.RandomElasticDeformation(grid_size=1), ValueError,
+     "RandomElasticDeformation: grid_size must be at least 2, got 1."),
+    (lambda: T.RandomElasticDeformation(grid_size=2.5), TypeError, "RandomElasticDeformation: grid_size"),
+    (lambda: T.RandomElasticDeformation(im_padding_value="a"), TypeError, "RandomElasticDeformation: im_padding"),
+    (lambda: T.RandomElasticDeformation(label_padding_value="a"), TypeError, "RandomElasticDeformation: label_pad"),
+    (lambda: T.CLAHE(tile_grid_size=0), ValueError, "CLAHE: tile_grid_size must be positive, got 0."),
+    (lambda: T.RandomDistort(sharpness_prob=-0.5), ValueError, "RandomDistort: sharpness_prob must be in [0.0, 1.0]"),
+    (lambda: T.RandomDistort(contrast_range="x"), TypeError, "RandomDistort: contrast_range must be a number"),
+    (lambda: T.RandomDistort(saturation_prob=1.1), ValueError, "RandomDistort: saturation_prob"),
+    (lambda: T.RandomDistort(hue_range=-1), ValueError, "RandomDistort: hue_range"),
+    (lambda: T.Compose([], img_channels=True), ValueError, "Compose: img_channels must be 1 or 3, got True."),
+    (lambda: T.Compose((T.Normalize(), 3)), TypeError,
+     "Compose: transforms[1] is a int, not a transform; give each item a `type:` key."),
+    (lambda: T.Compose("Normalize"), TypeError, "Compose: transforms must be a list of transforms, got str."),
+    (lambda: T.ResizeStepScaling(0.5, 1.0, -0.25), ValueError,
+     "ResizeStepScaling: scale_step_size must be in [0, inf), got -0.25."),
+    (lambda: T.RandomPaddingCrop(loop_times=0), ValueError, "RandomPaddingCrop: loop_times must be positive, got 0."),
+    (lambda: T.Normalize(std=[0.5, 0]), ValueError, "Normalize: std must not contain 0, got [0.5, 0]."),
+    (lambda: T.Normalize(mean=()), ValueError, "Normalize: mean must not be empty."),
+]
+
+
+@pytest.mark.parametrize("factory,exc,message", MESSAGES)
+def test_argument_errors_have_exact_messages(factory, exc, message):
+    with pytest.raises(exc) as info:
+        factory()
+    assert str(info.value).startswith(message)
+
+
+RUNTIME_ERRORS = [
+    (lambda: T.Padding((4, 3))(literal_sample()), UserError,
+     "Padding: the image is 4x4 (HxW), larger than target_size [4, 3] ([width, height]); raise target_size or "
+     "resize first."),
+    (lambda: T.GreenChannel()({"img": np.zeros((2, 2, 1))}), UserError,
+     "GreenChannel: needs a 3-channel image, got shape (2, 2, 1); remove it or set img_channels: 3."),
+    (lambda: T.CLAHE()({"img": np.zeros((2, 2, 4))}), UserError,
+     "CLAHE: needs a 1- or 3-channel image, got shape (2, 2, 4)."),
+    (lambda: T.Normalize(mean=[0.1, 0.2])({"img": np.zeros((2, 3))}), UserError,
+     "Normalize: mean has 2 values but the image has 1 channels; give 1 or 1 values."),
+    (lambda: T.Compose([])({"label": np.zeros((4, 5))}), ValueError, "Compose: the sample dict has no 'img' key."),
+    (lambda: T.Compose([])({"img": [[1]]}), TypeError, "Compose: 'img' must be a file path or a numpy array, got list."),
+    (lambda: T.Compose([], img_channels=1)({"img": np.zeros((4, 5, 3))}), ValueError,
+     "Compose: the input image array has shape (4, 5, 3) but img_channels is 1; pass an HxWx1 array or set "
+     "img_channels."),
+    (lambda: T.Compose([])({"img": np.zeros((4, 5, 3)), "gt_fields": ["fov"]}), ValueError,
+     "Compose: gt_fields names 'fov' but the sample has no 'fov'."),
+    (lambda: T.Compose([])({"img": np.zeros((4, 5, 3)), "label": np.zeros((4, 5, 2)), "gt_fields": ["label"]}),
+     ValueError, "Compose: 'label' must be an HxW array, got shape (4, 5, 2)."),
+    (lambda: T.Compose([])({"img": np.zeros((4, 5, 3)), "fov": 3, "gt_fields": ["fov"]}), TypeError,
+     "Compose: 'fov' must be a file path or a numpy array, got int."),
+    (lambda: T.Compose([])({"img": np.zeros((4, 5, 3)), "label": np.zeros((3, 4))}), UserError,
+     "label (array) is 3x4 (HxW) but its image (array) is 4x5; they must have the same size."),
+]
+
+
+@pytest.mark.parametrize("call,exc,message", RUNTIME_ERRORS)
+def test_runtime_errors_have_exact_messages(call, exc, message):
+    with pytest.raises(exc) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_size_mismatch_message_names_both_files(tmp_path):
+    write_sample_files(tmp_path)
+    cv2.imwrite(str(tmp_path / "small.png"), np.zeros((5, 6), np.uint8))
+    img, label = str(tmp_path / "img.png"), str(tmp_path / "small.png")
+    with pytest.raises(UserError) as info:
+        T.Compose([])({"img": img, "label": label, "gt_fields": ["label"]})
+    assert str(info.value) == ("label {} is 5x6 (HxW) but its image {} is 20x24; they must have the same "
+                               "size.".format(label, img))
+
+
+def test_boundary_values_are_accepted():
+    assert T.RandomHorizontalFlip(1).prob == 1.0 and T.RandomVerticalFlip(0).prob == 0.0
+    assert T.RandomPaddingCrop(category_max_ratio=1).category_max_ratio == 1.0
+    assert T.ResizeStepScaling(0.5, 0.5, 0).scale_step_size == 0.0
+    assert T.RandomRotation(0).max_rotation == 0.0 and T.RandomElasticDeformation(sigma=0).sigma == 0.0
+    assert T.RandomElasticDeformation(grid_size=2).grid_size == 2
+    assert T.Resize(size_divisor=1).size_divisor == 1 and T.Resize().target_size == (512, 512)
+    assert T.Resize(interp="RANDOM").interp == "RANDOM" and T.Resize().keep_ratio is False
+    assert T.CLAHE().clip_limit == 2.0 and T.CLAHE().tile_grid_size == 8
+    assert T.RandomPaddingCrop(ignore_index=-1).ignore_index == -1
+    assert T.Compose([], to_rgb=0).to_rgb is False and T.Compose([], img_channels=1).img_channels == 1
+
+
+# ----------------------------------------------------------------------------- Compose with arrays
+
+def test_compose_array_inputs_and_outputs():
+    img = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    label = np.array([[[1], [2], [3]], [[4], [5], [6]]], np.uint8)  # HW1 is squeezed
+    out = T.Compose([T.RandomHorizontalFlip(1.0)], img_channels=1)(
+        {"img": img, "label": label, "fov": np.ones((2, 3), np.int64), "gt_fields": ("label", "fov")})
+    assert out["img"].shape == (1, 2, 3) and out["img"].dtype == np.float32
+    np.testing.assert_array_equal(out["img"][0], img[:, ::-1])
+    np.testing.assert_array_equal(out["label"], [[3, 2, 1], [6, 5, 4]])
+    assert out["label"].dtype == np.int64 and out["fov"].dtype == np.uint8
+    assert out["gt_fields"] == ["label", "fov"] and out["trans_info"] == []
+    assert out["img"].flags.c_contiguous
+
+
+def test_compose_array_errors():
+    img = rgb_image(4, 5)
+    with pytest.raises(ValueError, match="Compose: the sample dict has no 'img' key."):
+        T.Compose([])({"label": np.zeros((4, 5))})
+    with pytest.raises(TypeError, match="Compose: 'img' must be a file path or a numpy array, got list."):
+        T.Compose([])({"img": [[1]]})
+    with pytest.raises(ValueError, match=r"input image array has shape \(4, 5, 3\) but img_channels is 1; "
+                                         r"pass an HxWx1 array"):
+        T.Compose([], img_channels=1)({"img": img})
+    with pytest.raises(ValueError, match=r"Compose: 'label' must be an HxW array, got shape \(4, 5, 2\)"):
+        T.Compose([])({"img": img, "label": np.zeros((4, 5, 2)), "gt_fields": ["label"]})
+    with pytest.raises(TypeError, match="Compose: 'fov' must be a file path or a numpy array, got int."):
+        T.Compose([])({"img": img, "fov": 3, "gt_fields": ["fov"]})
+    with pytest.raises(UserError, match=r"^label \(array\) is 4x4 \(HxW\) but its image \(array\) is 4x5; "
+                                        r"they must have the same size."):
+        T.Compose([])({"img": img, "label": np.zeros((4, 4)), "gt_fields": ["label"]})
+
+
+def test_compose_binarises_fov_file_and_keeps_trans_info(tmp_path):
+    fov = np.array([[0, 1, 200], [255, 0, 3]], np.uint8)
+    cv2.imwrite(str(tmp_path / "fov.png"), fov)
+    cv2.imwrite(str(tmp_path / "mask.png"), fov)
+    info = [("resize", (9, 9))]
+    out = T.Compose([T.Padding((3, 3))])({"img": rgb_image(2, 3), "fov": str(tmp_path / "fov.png"),
+                                          "mask": str(tmp_path / "mask.png"), "gt_fields": ["fov", "mask"],
+                                          "trans_info": info})
+    np.testing.assert_array_equal(out["fov"], [[0, 1, 1], [1, 0, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(out["mask"], [[0, 1, 200], [255, 0, 3], [0, 0, 0]])  # raw ids, 0 fill
+    assert out["mask"].dtype == np.int64
+    assert out["trans_info"] == [("resize", (9, 9)), ("padding", (2, 3))] and info == [("resize", (9, 9))]
+
+
+def test_compose_ops_see_float32_images_and_uint8_fov(tmp_path):
+    cv2.imwrite(str(tmp_path / "fov.png"), np.array([[0, 255, 9]], np.uint8))
+    seen = []
+
+    def record(data):
+        seen.append((data["img"].dtype, data["fov"].dtype, data["label"].dtype))
+        return data
+    T.Compose([record])({"img": np.zeros((1, 3, 3), np.uint8), "fov": str(tmp_path / "fov.png"),
+                         "label": np.zeros((1, 3), np.int32), "gt_fields": ["fov"]})
+    assert seen == [(np.float32, np.uint8, np.int32)]
+
+
+def test_compose_output_is_chw_float32_whatever_the_ops_return():
+    def to_float64(data):
+        return dict(data, img=data["img"].astype(np.float64))
+
+    def to_hw(data):
+        return dict(data, img=data["img"][:, :, 0])
+    img = rgb_image(2, 3)
+    out = T.Compose([to_float64])({"img": img})["img"]
+    assert out.dtype == np.float32 and out.shape == (3, 2, 3)
+    out = T.Compose([to_hw])({"img": img})["img"]
+    assert out.shape == (1, 2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0], img[:, :, 0])
+
+
+def test_compose_gray_file_is_not_channel_swapped(tmp_path):
+    cv2.imwrite(str(tmp_path / "g.png"), np.array([[7, 8]], np.uint8))
+    out = T.Compose([], img_channels=1)({"img": str(tmp_path / "g.png")})
+    np.testing.assert_array_equal(out["img"], [[[7, 8]]])
