@@ -8,8 +8,10 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import inference_options
 from paddleseg_lite import cli
+from paddleseg_lite.core import inference_options
+from paddleseg_lite.core import val as core_val
+from paddleseg_lite.core.inference_options import InferenceOptions
 from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 
 VAL = load_tool("val")
@@ -173,7 +175,9 @@ def eval_messages(lines):
 
 
 def test_eval_lines_and_csv_of_a_hand_made_case(tmp_path, log_lines):
-    metrics, _ = core_val.evaluate(ScoreModel(), HandMadeDataset(), save_dir=str(tmp_path), auc_roc=True)
+    metrics, panels = core_val.evaluate_metrics(ScoreModel(), HandMadeDataset(), InferenceOptions(),
+                                                auc_roc=True, save_dir=str(tmp_path))
+    assert panels == []
     # PaddleSeg's pixels (label != 255) = the FOV here: confusion [[5, 2], [1, 4]] -> IoU 5/8, 4/7;
     # Acc 9/12; Kappa (0.75 - 0.5) / 0.5; Dice 10/13, 8/11.
     assert eval_messages(log_lines) == [
@@ -190,8 +194,8 @@ def test_eval_lines_and_csv_of_a_hand_made_case(tmp_path, log_lines):
 def test_unmasked_labels_outside_the_fov_change_only_paddleseg_numbers(tmp_path, log_lines):
     """Labels outside the FOV that were not set to ignore_index upstream: the FOV and whole-image numbers
     must not move; PaddleSeg's pixels (label != 255) now include them."""
-    core_val.evaluate(ScoreModel(), HandMadeDataset(outside_labels=[[1, 0], [0, 1]]), save_dir=str(tmp_path),
-                      auc_roc=True)
+    core_val.evaluate_metrics(ScoreModel(), HandMadeDataset(outside_labels=[[1, 0], [0, 1]]), InferenceOptions(),
+                              auc_roc=True, save_dir=str(tmp_path))
     lines = eval_messages(log_lines)
     # + outside: a TP (label 1, s 1), FP (label 0, s 2); b TN, FN -> confusion [[6, 3], [2, 5]], AUC 40/63.
     assert lines[0] == "[EVAL] #Images: 2 mIoU: 0.5227 Acc: 0.6875 Kappa: 0.3750 Dice: 0.6863 Auc_roc: 0.6349"
@@ -200,7 +204,12 @@ def test_unmasked_labels_outside_the_fov_change_only_paddleseg_numbers(tmp_path,
 
 
 def test_eval_lines_and_csv_without_fov_or_auc(tmp_path, log_lines):
-    core_val.evaluate(ScoreModel(), HandMadeDataset(with_fov=False), save_dir=str(tmp_path))
+    # PaddleSeg's evaluate: its 5-tuple (miou, acc, class_iou, class_precision, kappa), the same [EVAL] lines
+    miou, acc, class_iou, class_precision, kappa = core_val.evaluate(ScoreModel(), HandMadeDataset(with_fov=False),
+                                                                     save_dir=str(tmp_path))
+    assert miou == pytest.approx((5 / 8 + 4 / 7) / 2) and acc == pytest.approx(0.75) and kappa == pytest.approx(0.5)
+    np.testing.assert_allclose(class_iou, [5 / 8, 4 / 7])
+    np.testing.assert_allclose(class_precision, [5 / 6, 4 / 6])
     assert eval_messages(log_lines)[0] == "[EVAL] #Images: 2 mIoU: 0.5982 Acc: 0.7500 Kappa: 0.5000 Dice: 0.7483"
     assert eval_messages(log_lines)[4:] == [  # whole image = the labelled pixels: the FOV numbers, no AUC
         "[EVAL] Vessel (whole image): Dice/F1: 0.7273 Se: 0.8000 Sp: 0.7143 Acc: 0.7500 IoU: 0.5714 "

@@ -191,9 +191,10 @@ def test_check_train_names_the_missing_key_and_file(tmp_path, missing):
 
 
 def test_str_puts_the_main_keys_first_and_keeps_file_order(tmp_path):
-    path = write_text(tmp_path / "c.yml", "zeta: 1\nmodel: {type: UNet, num_classes: 2}\nbatch_size: 2\n"
-                                          "alpha: [1, 2]\n")
-    assert str(Config(path)) == "batch_size: 2\nmodel: {type: UNet, num_classes: 2}\nzeta: 1\nalpha: [1, 2]\n"
+    # seed and log_ranks: not in the dump order, so they follow in file order (not sorted)
+    path = write_text(tmp_path / "c.yml", "seed: 1\nmodel: {type: UNet, num_classes: 2}\nbatch_size: 2\n"
+                                          "log_ranks: '0,1'\n")
+    assert str(Config(path)) == "batch_size: 2\nmodel: {type: UNet, num_classes: 2}\nseed: 1\nlog_ranks: 0,1\n"
 
 
 def test_save_writes_the_resolved_config_and_overwrites(tmp_path):

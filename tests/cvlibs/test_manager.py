@@ -1,5 +1,6 @@
 import pytest
 
+from paddleseg_lite import registry
 from paddleseg_lite.cvlibs import manager
 from paddleseg_lite.cvlibs.manager import ComponentManager
 
@@ -81,12 +82,17 @@ def test_rejects_non_class_naming_its_type():
     assert str(e.value) == "Expect class/function type, but received <class 'int'>"
 
 
+def test_manager_is_the_registry_module_under_paddleseg_name():
+    assert manager.find is registry.find and manager.ComponentManager is registry.ComponentManager
+    assert manager.ALL is registry.ALL and manager.MODELS is registry.MODELS
+
+
 @pytest.fixture
 def two_registries(monkeypatch):
     models, losses = ComponentManager("models"), ComponentManager("losses")
     models.add_component([named_class("UNet"), named_class("Shared")])
     losses.add_component([named_class("DiceLoss"), named_class("Shared", "mod_b"), named_class("UNet3")])
-    monkeypatch.setattr(manager, "ALL", (models, losses))
+    monkeypatch.setattr(registry, "ALL", (models, losses))
     return models, losses
 
 
@@ -109,6 +115,6 @@ def test_find_unknown_suggests_across_registries(two_registries):
 def test_find_suggests_at_most_three(monkeypatch):
     reg = ComponentManager("models")
     reg.add_component([named_class(n) for n in ("Net1", "Net2", "Net3", "Net4")])
-    monkeypatch.setattr(manager, "ALL", (reg,))
+    monkeypatch.setattr(registry, "ALL", (reg,))
     with pytest.raises(KeyError, match=r"Did you mean Net4 or Net3 or Net2\? Run"):
         manager.find("Net")

@@ -1,4 +1,7 @@
-"""losses/utils.py helpers: argument checks (exact messages), prepare(), binary logits, per-pixel NLL."""
+"""losses/utils.py helpers: prepare() (exact messages), binary logits, per-pixel NLL.
+
+The argument checks the losses use are tested in tests/utils/test_validate.py, the label-range rule in
+tests/utils/test_labels.py."""
 import re
 
 import numpy as np
@@ -8,9 +11,9 @@ import pytest
 import loss_refs as ref
 from paddleseg_lite.models.losses import CrossEntropyLoss, DiceLoss
 from paddleseg_lite.models.losses import utils as loss_utils
-from paddleseg_lite.models.losses.utils import (as_two_class, check_class_weight, check_int, check_label_range,
-                                                check_number, foreground_probability, pixel_nll, prepare,
-                                                safe_label, weight_tensor)
+from paddleseg_lite.models.losses.utils import (as_two_class, foreground_probability, pixel_nll, prepare, safe_label,
+                                                weight_tensor)
+from paddleseg_lite.utils.errors import UserError
 
 RNG = np.random.RandomState(3)
 LOGITS = RNG.randn(2, 3, 2, 3).astype('float32')
@@ -29,47 +32,6 @@ class Named:
 
     def __init__(self, ignore_index=255):
         self.ignore_index = ignore_index
-
-
-def test_check_class_weight_accepts_numbers_and_returns_floats():
-    assert check_class_weight('L', None) is None
-    out = check_class_weight('L', (1, 0, 2.5))
-    assert out == [1.0, 0.0, 2.5] and all(type(w) is float for w in out)
-
-
-@pytest.mark.parametrize('weight, error, message', [
-    ('1,2', TypeError, "L: weight must be a list with one number per class, got '1,2'."),
-    (3, TypeError, "L: weight must be a list with one number per class, got 3."),
-    ([], TypeError, "L: weight must be a non-empty list of numbers, got []."),
-    ([1, '2'], TypeError, "L: weight must be a non-empty list of numbers, got [1, '2']."),
-    ([1, True], TypeError, "L: weight must be a non-empty list of numbers, got [1, True]."),
-    ([1, -0.5], ValueError, "L: class weights must be >= 0, got [1, -0.5].")])
-def test_check_class_weight_errors(weight, error, message):
-    with raises(error, message):
-        check_class_weight('L', weight)
-
-
-def test_check_number_bounds_and_messages():
-    assert check_number('L', 'a', 0, low=0) == 0.0 and type(check_number('L', 'a', 2, low=0)) is float
-    assert check_number('L', 'a', -5) == -5.0
-    with raises(ValueError, "L: a must be >= 0, got -0.1."):
-        check_number('L', 'a', -0.1, low=0)
-    with raises(ValueError, "L: a must be > 0, got 0."):
-        check_number('L', 'a', 0, low=0, low_inclusive=False)
-    with raises(TypeError, "L: a must be a number, got '1'."):
-        check_number('L', 'a', '1')
-    with raises(TypeError, "L: a must be a number, got True."):
-        check_number('L', 'a', True)
-
-
-def test_check_int_bounds_and_messages():
-    assert check_int('L', 'n', 2, low=2) == 2 and type(check_int('L', 'n', np.int64(3), low=2)) is int
-    with raises(ValueError, "L: n must be >= 2, got 1."):
-        check_int('L', 'n', 1, low=2)
-    with raises(TypeError, "L: n must be an integer, got 2.0."):
-        check_int('L', 'n', 2.0, low=0)
-    with raises(TypeError, "L: n must be an integer, got False."):
-        check_int('L', 'n', False, low=0)
 
 
 def test_weight_tensor():
@@ -111,36 +73,33 @@ def test_prepare_shape_errors_name_the_loss_and_shapes():
         prepare(Named(), t(LOGITS), t(np.zeros((2, 2, 2, 3), 'int64')))
 
 
+RANGE_HINT = "check num_classes / ignore_index and the label files"
+
+
 @pytest.mark.parametrize('value, channels, ignore, message', [
-    (3, 3, 255, "Named: label value 3 is outside [0, 3) and is not ignore_index 255; check model.num_classes "
-                "and the label files."),
-    (-1, 3, 255, "Named: label value -1 is outside [0, 3) and is not ignore_index 255; check model.num_classes "
-                 "and the label files."),
-    (2, 1, 255, "Named: label value 2 is outside [0, 2) and is not ignore_index 255; check model.num_classes "
-                "and the label files."),
-    (255, 3, -1, "Named: label value 255 is outside [0, 3) and is not ignore_index -1; labels look like 0/255 "
-                 "masks: map 255 to 1.")])
+    (3, 3, 255, "Named: label values [3] are outside [0, 3) and not ignore_index 255; " + RANGE_HINT),
+    (-1, 3, 255, "Named: label values [-1] are outside [0, 3) and not ignore_index 255; " + RANGE_HINT),
+    (2, 1, 255, "Named: label values [2] are outside [0, 2) and not ignore_index 255; " + RANGE_HINT),
+    (255, 3, -1, "Named: label values [255] are outside [0, 3) and not ignore_index -1; labels look like 0/255 "
+                 "masks: convert them to 0/1 (tools/prepare_drive.py does for DRIVE)")])
 def test_prepare_rejects_labels_outside_the_classes(value, channels, ignore, message):
     label = np.zeros((2, 2, 3), 'int64')
     label[1, 1, 2] = value
-    with raises(ValueError, message):
+    with raises(UserError, message):
         prepare(Named(ignore), t(RNG.randn(2, channels, 2, 3).astype('float32')), t(label))
+
+
+def test_prepare_reports_both_offending_ends():
+    label = np.zeros((2, 2, 3), 'int64')
+    label[0, 0, 0], label[1, 0, 1] = -3, 2
+    with raises(UserError, "Named: label values [-3, 2] are outside [0, 2) and not ignore_index 255; " + RANGE_HINT):
+        prepare(Named(), t(LOGITS[:, :2]), t(label))
 
 
 def test_prepare_accepts_both_binary_classes_for_one_channel_and_ignores_ignored_values():
     label = np.array([[[0, 1, 77], [1, 0, 77]]] * 2)
     _, mask = prepare(Named(77), t(LOGITS[:, :1]), t(label))
     assert float(mask.sum()) == 8
-
-
-def test_check_label_range_reports_the_offending_end():
-    with raises(ValueError, "L: label value 2 is outside [0, 2) and is not ignore_index 255; check model.num_classes "
-                            "and the label files."):
-        check_label_range('L', -3, 2, 2, 255)
-    with raises(ValueError, "L: label value -3 is outside [0, 2) and is not ignore_index 255; check model.num_classes "
-                            "and the label files."):
-        check_label_range('L', -3, 1, 2, 255)
-    check_label_range('L', 0, 1, 2, 255)
 
 
 @pytest.mark.parametrize('ignore, warns', [(0, True), (2, True), (3, False), (-1, False), (255, False)])

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import paddle
 import pytest
@@ -32,3 +34,13 @@ def test_check_names_where_and_hints_the_fix(values, ignore, hint):
     assert str(info.value).startswith("label 'a.png': label values [{}] are outside [0, 2) and not ignore_index {};"
                                       .format(values[1], ignore))
     assert hint in str(info.value)
+
+
+def test_check_reports_every_offending_value_exactly():
+    message = ("L: label values [-3, 2] are outside [0, 2) and not ignore_index 255; check num_classes / ignore_index "
+               "and the label files")
+    with pytest.raises(UserError, match='^' + re.escape(message) + '$'):
+        labels.check_label_values([-3, 2], 2, 255, 'L')
+    with pytest.raises(UserError, match=r'^L: label values \[-3\] '):
+        labels.check_label_values([-3, 1], 2, 255, 'L')
+    labels.check_label_values([0, 1], 2, 255, 'L')

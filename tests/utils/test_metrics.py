@@ -153,8 +153,10 @@ def test_bad_inputs_raise_clear_errors():
     cm = metrics.ConfusionMatrix(2)
     with pytest.raises(UserError, match="label values \\[2\\] are outside \\[0, 2\\) and not ignore_index 255"):
         cm.update(np.zeros((2, 2), int), np.array([[0, 1], [2, 255]]))
-    with pytest.raises(UserError, match="label values \\[2, 3, 4, 5, 6\\] are outside"):  # the first five
-        cm.update(np.zeros((1, 7), int), np.array([[8, 7, 6, 5, 4, 3, 2]]))
+    with pytest.raises(UserError, match="^ConfusionMatrix: label values \\[2, 3, 4, 5, 6, 7, 8, 9, 10, 11\\] are "
+                                        "outside \\[0, 2\\) and not ignore_index 255; check num_classes / "
+                                        "ignore_index and the label files$"):  # the first ten
+        cm.update(np.zeros((1, 12), int), np.array([[13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2]]))
     with pytest.raises(ValueError, match="Shape of pred \\(2, 3\\) does not match the label shape \\(2, 2\\)"):
         cm.update(np.zeros((2, 3), int), np.zeros((2, 2), int))
     with pytest.raises(ValueError, match="Shape of mask \\(3,\\) does not match the label shape"):

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,48 @@ def test_values_pass_converted():
 def test_errors_name_owner_and_argument(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def raises_exactly(error, message):
+    return pytest.raises(error, match='^' + re.escape(message) + '$')
+
+
+def test_check_class_weight_accepts_numbers_and_returns_floats():
+    assert V.check_class_weight('L', 'weight', None) is None
+    out = V.check_class_weight('L', 'weight', (1, 0, 2.5))
+    assert out == [1.0, 0.0, 2.5] and all(type(w) is float for w in out)
+
+
+@pytest.mark.parametrize('weight, error, message', [
+    ('1,2', TypeError, "L: weight must be a list with one number per class, got '1,2'"),
+    (3, TypeError, "L: weight must be a list with one number per class, got 3"),
+    ([], TypeError, "L: weight must be a non-empty list of numbers, got []"),
+    ([1, '2'], TypeError, "L: weight must be a non-empty list of numbers, got [1, '2']"),
+    ([1, True], TypeError, "L: weight must be a non-empty list of numbers, got [1, True]"),
+    ([1, -0.5], ValueError, "L: weight must be a list of class weights >= 0, got [1, -0.5]")])
+def test_check_class_weight_exact_messages(weight, error, message):
+    with raises_exactly(error, message):
+        V.check_class_weight('L', 'weight', weight)
+
+
+def test_check_number_bounds_and_exact_messages():
+    assert V.check_number('L', 'a', 0, low=0) == 0.0 and type(V.check_number('L', 'a', 2, low=0)) is float
+    assert V.check_number('L', 'a', -5) == -5.0
+    with raises_exactly(ValueError, "L: a must be >= 0, got -0.1"):
+        V.check_number('L', 'a', -0.1, low=0)
+    with raises_exactly(ValueError, "L: a must be > 0, got 0"):
+        V.check_number('L', 'a', 0, low=0, low_open=True)
+    with raises_exactly(TypeError, "L: a must be a number, got '1'"):
+        V.check_number('L', 'a', '1')
+    with raises_exactly(TypeError, "L: a must be a number, got True"):
+        V.check_number('L', 'a', True)
+
+
+def test_check_int_bounds_and_exact_messages():
+    assert V.check_int('L', 'n', 2, low=2) == 2 and type(V.check_int('L', 'n', np.int64(3), low=2)) is int
+    with raises_exactly(ValueError, "L: n must be >= 2, got 1"):
+        V.check_int('L', 'n', 1, low=2)
+    with raises_exactly(TypeError, "L: n must be an integer, got 2.0"):
+        V.check_int('L', 'n', 2.0, low=0)
+    with raises_exactly(TypeError, "L: n must be an integer, got False"):
+        V.check_int('L', 'n', False, low=0)
