@@ -56,7 +56,7 @@ class TrainSettings:
 
 
 RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainSettings) if f.name not in ("iters", "batch_size"))
-KNOWN_KEYS = PADDLESEG_KEYS + RUN_KEYS
+KNOWN_KEYS = PADDLESEG_KEYS + tuple(k for k in RUN_KEYS if k not in PADDLESEG_KEYS)
 
 _INT_MIN = {"iters": 1, "batch_size": 1, "save_interval": 1, "log_iters": 1, "seed": 0,
             "keep_checkpoint_max": None, "early_stop_intervals": 1, "num_workers": 0}
