@@ -8,4 +8,6 @@ setup(
     python_requires=">=3.8",
     # PaddlePaddle is installed separately: `pip install paddlepaddle` (CPU) or paddlepaddle-gpu.
     install_requires=["numpy", "opencv-python-headless>=4.7", "pyyaml", "visualdl"],
+    # the test suite: pytest, and import-linter for the layer check (tests/test_import_layers.py)
+    extras_require={"test": ["pytest", "import-linter"]},
 )
