@@ -1,4 +1,6 @@
 """AttentionUNet, ResUNet, UNetPlusPlus: shapes at odd sizes, gradient flow, deep supervision."""
+import os
+
 import numpy as np
 import paddle
 import pytest
@@ -64,6 +66,8 @@ def test_bad_arguments_name_the_model(cls):
         cls(num_classes=2, base_channels='8')
 
 
+@pytest.mark.skipif('MUTANT_UNDER_TEST' in os.environ,
+                    reason="mutmut's trampoline hides forward's signature from paddle.jit.to_static")
 @pytest.mark.parametrize('cls, kwargs', [(UNet, {'use_deconv': True}), (UNetPlusPlus, {'deep_supervision': True})])
 def test_static_export_with_dynamic_sizes_matches_dygraph(cls, kwargs, tmp_path):
     model = cls(num_classes=2, base_channels=4, **kwargs)
