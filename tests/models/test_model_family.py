@@ -61,10 +61,21 @@ def test_attention_gate_scales_the_skip():
 
 @pytest.mark.parametrize('cls', [AttentionUNet, ResUNet, UNetPlusPlus])
 def test_bad_arguments_name_the_model(cls):
-    with pytest.raises(ValueError, match=cls.__name__):
+    with pytest.raises(ValueError) as info:
         cls(num_classes=0)
-    with pytest.raises(TypeError, match='base_channels'):
+    assert str(info.value) == '{}: num_classes must be >= 1, got 0.'.format(cls.__name__)
+    with pytest.raises(TypeError) as info:
         cls(num_classes=2, base_channels='8')
+    assert str(info.value) == "{}: base_channels must be an integer, got '8'.".format(cls.__name__)
+
+
+@pytest.mark.parametrize('base_channels, inter', [(4, [16, 8, 4, 2]), (1, [4, 2, 1, 1])])
+def test_attention_gate_projects_to_half_the_channels_at_least_one(base_channels, inter):
+    model = AttentionUNet(num_classes=1, base_channels=base_channels)
+    state = model.state_dict()
+    shapes = [list(state['decode.up_sample_list.%d.gate.gate_proj._conv.weight' % i].shape) for i in range(4)]
+    ins = [8 * base_channels, 4 * base_channels, 2 * base_channels, base_channels]
+    assert shapes == [[i, c, 1, 1] for i, c in zip(inter, ins)]
 
 
 @pytest.mark.skipif('MUTANT_UNDER_TEST' in os.environ,
