@@ -1,4 +1,4 @@
-"""AttentionUNet, ResUNet, UNetPlusPlus: shapes at odd sizes, gradient flow, deep supervision."""
+"""The U-Net family: shapes at odd sizes, gradient flow, deep supervision, constructor arguments."""
 import os
 
 import numpy as np
@@ -11,6 +11,18 @@ from model_refs import seeded_state
 
 SIZES = [(32, 32), (37, 29), (48, 64)]
 FAMILY = [(AttentionUNet, {}), (ResUNet, {}), (UNetPlusPlus, {}), (UNetPlusPlus, {'deep_supervision': True})]
+ALL_MODELS = [UNet, AttentionUNet, ResUNet, UNetPlusPlus]
+
+
+def _seeded(cls, seed=1, **kwargs):
+    model = cls(**kwargs)
+    model.set_state_dict(seeded_state(model, seed))
+    model.eval()
+    return model
+
+
+def _odd_input(in_channels=3):
+    return paddle.to_tensor(np.random.RandomState(0).randn(1, in_channels, 35, 37).astype('float32'))
 
 
 @pytest.mark.parametrize('cls, kwargs', FAMILY)
@@ -35,17 +47,18 @@ def test_output_shapes_and_gradients(cls, kwargs):
     assert all(np.isfinite(p.grad.numpy()).all() for p in trainable)
 
 
-def test_unetplusplus_deep_supervision_first_logit_is_the_full_depth_head():
-    paddle.seed(0)
-    model = UNetPlusPlus(num_classes=2, base_channels=4, deep_supervision=True)
-    model.eval()
-    x = paddle.randn([1, 3, 32, 32])
-    logits = model(x)
-    columns = model._columns(x)
-    np.testing.assert_allclose(logits[0].numpy(), model.heads[0](columns[4][0]).numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(logits[3].numpy(), model.heads[3](columns[1][0]).numpy(), rtol=1e-5, atol=1e-6)
-    plain = UNetPlusPlus(num_classes=2, base_channels=4)
-    assert len(plain.heads) == 1 and len(plain.state_dict()) == len(model.state_dict()) - 6
+def test_unetplusplus_deep_supervision_first_logit_is_the_full_depth_head(tmp_path):
+    """logits[0] of the deep-supervision model is what the plain model computes with the same weights."""
+    deep = _seeded(UNetPlusPlus, num_classes=2, base_channels=4, deep_supervision=True)
+    path = str(tmp_path / 'deep.pdparams')
+    paddle.save(deep.state_dict(), path)
+    plain = UNetPlusPlus(num_classes=2, base_channels=4, pretrained=path)
+    plain.eval()
+    x = _odd_input()
+    logits = deep(x)
+    assert len(logits) == 4 and len(plain.state_dict()) == len(deep.state_dict()) - 6  # 3 more 1x1 heads
+    np.testing.assert_array_equal(plain(x)[0].numpy(), logits[0].numpy())
+    assert all(not np.allclose(logits[0].numpy(), lg.numpy(), atol=1e-3) for lg in logits[1:])
 
 
 def test_attention_gate_scales_the_skip():
@@ -91,20 +104,6 @@ def test_static_export_with_dynamic_sizes_matches_dygraph(cls, kwargs, tmp_path)
     out = paddle.jit.load(str(tmp_path / 'model'))(x)
     out = out[0] if isinstance(out, (list, tuple)) else out
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
-
-
-ALL_MODELS = [UNet, AttentionUNet, ResUNet, UNetPlusPlus]
-
-
-def _seeded(cls, seed=1, **kwargs):
-    model = cls(**kwargs)
-    model.set_state_dict(seeded_state(model, seed))
-    model.eval()
-    return model
-
-
-def _odd_input(in_channels=3):
-    return paddle.to_tensor(np.random.RandomState(0).randn(1, in_channels, 35, 37).astype('float32'))
 
 
 @pytest.mark.parametrize('cls', ALL_MODELS)
