@@ -1,10 +1,12 @@
 """UNet: PaddleSeg key names/order, parameter count, shapes at odd sizes, gradient flow."""
 import numpy as np
 import paddle
+import paddle.nn as nn
 import pytest
 
 from paddleseg_lite.cvlibs import manager
 from paddleseg_lite.models import UNet
+from model_refs import seeded_state
 
 SIZES = [(32, 32), (37, 29), (48, 64)]
 
@@ -98,15 +100,34 @@ def test_every_parameter_gets_a_gradient():
     assert float(model.encode.double_conv[0]._conv.weight.grad.abs().sum()) > 0
 
 
-def test_align_corners_changes_output():
-    paddle.seed(1)
-    model = UNet(num_classes=2, base_channels=4)
-    model.eval()
-    x = paddle.randn([1, 3, 37, 29])
-    a = model(x)[0].numpy()
-    for up in model.decode.up_sample_list:
-        up.align_corners = True
-    assert not np.allclose(a, model(x)[0].numpy())
+@pytest.mark.parametrize('use_deconv', [False, True])
+def test_align_corners_argument_reaches_the_upsampling(use_deconv):
+    """Same weights and input, only the constructor's align_corners differs: the logits differ at 35x37."""
+    x = paddle.to_tensor(np.random.RandomState(0).randn(1, 3, 35, 37).astype('float32'))
+    outputs = []
+    for align_corners in (False, True):
+        model = UNet(num_classes=2, base_channels=4, use_deconv=use_deconv, align_corners=align_corners)
+        model.set_state_dict(seeded_state(model, 1))
+        model.eval()
+        outputs.append(model(x)[0].numpy())
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-3
+
+
+def test_use_deconv_builds_paddleseg_transposed_convolutions():
+    """Conv2DTranspose(in, out // 2, 2, stride 2) per up block: (32, 8), (16, 4), (8, 2), (4, 2) at base 4."""
+    deconvs = [layer for layer in UNet(num_classes=2, base_channels=4, use_deconv=True).sublayers()
+               if isinstance(layer, nn.Conv2DTranspose)]
+    assert [list(d.weight.shape) for d in deconvs] == [[32, 8, 2, 2], [16, 4, 2, 2], [8, 2, 2, 2], [4, 2, 2, 2]]
+    assert [list(d.bias.shape) for d in deconvs] == [[8], [4], [2], [2]]
+    assert list(deconvs[0](paddle.zeros([1, 32, 3, 5])).shape) == [1, 8, 6, 10]  # kernel 2, stride 2
+    bilinear = UNet(num_classes=2, base_channels=4).sublayers()
+    assert not any(isinstance(layer, nn.Conv2DTranspose) for layer in bilinear)
+
+
+def test_smallest_base_channels():
+    """base_channels 1 works without deconv, 2 with it (the deconv halves the last width)."""
+    for model in (UNet(num_classes=2, base_channels=1), UNet(num_classes=2, base_channels=2, use_deconv=True)):
+        assert list(model(paddle.zeros([1, 3, 16, 16]))[0].shape) == [1, 2, 16, 16]
 
 
 @pytest.mark.parametrize('kwargs, error', [
