@@ -55,14 +55,14 @@ def test_conv_kwargs_and_padding_reach_the_conv():
 
 
 @pytest.mark.parametrize('kwargs, error, message', [
-    ({'num_classes': 2.5}, TypeError, 'UNet: num_classes must be an integer, got 2.5.'),
-    ({'num_classes': True}, TypeError, 'UNet: num_classes must be an integer, got True.'),
-    ({'num_classes': 2, 'in_channels': '3'}, TypeError, "UNet: in_channels must be an integer, got '3'."),
-    ({'num_classes': 0}, ValueError, 'UNet: num_classes must be >= 1, got 0.'),
-    ({'num_classes': 2, 'in_channels': 0}, ValueError, 'UNet: in_channels must be >= 1, got 0.'),
-    ({'num_classes': 2, 'base_channels': 0}, ValueError, 'UNet: base_channels must be >= 1, got 0.'),
+    ({'num_classes': 2.5}, TypeError, 'UNet: num_classes must be an integer, got 2.5'),
+    ({'num_classes': True}, TypeError, 'UNet: num_classes must be an integer, got True'),
+    ({'num_classes': 2, 'in_channels': '3'}, TypeError, "UNet: in_channels must be an integer, got '3'"),
+    ({'num_classes': 0}, ValueError, 'UNet: num_classes must be >= 1, got 0'),
+    ({'num_classes': 2, 'in_channels': 0}, ValueError, 'UNet: in_channels must be >= 1, got 0'),
+    ({'num_classes': 2, 'base_channels': 0}, ValueError, 'UNet: base_channels must be >= 1, got 0'),
     ({'num_classes': 2, 'base_channels': 1, 'use_deconv': True}, ValueError,
-     'UNet: base_channels must be >= 2, got 1.')])
+     'UNet: base_channels must be >= 2, got 1')])
 def test_model_argument_errors_are_one_line(kwargs, error, message):
     with pytest.raises(error) as info:
         UNet(**kwargs)

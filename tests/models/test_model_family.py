@@ -76,10 +76,10 @@ def test_attention_gate_scales_the_skip():
 def test_bad_arguments_name_the_model(cls):
     with pytest.raises(ValueError) as info:
         cls(num_classes=0)
-    assert str(info.value) == '{}: num_classes must be >= 1, got 0.'.format(cls.__name__)
+    assert str(info.value) == '{}: num_classes must be >= 1, got 0'.format(cls.__name__)
     with pytest.raises(TypeError) as info:
         cls(num_classes=2, base_channels='8')
-    assert str(info.value) == "{}: base_channels must be an integer, got '8'.".format(cls.__name__)
+    assert str(info.value) == "{}: base_channels must be an integer, got '8'".format(cls.__name__)
 
 
 @pytest.mark.parametrize('base_channels, inter', [(4, [16, 8, 4, 2]), (1, [4, 2, 1, 1])])
