@@ -76,8 +76,10 @@ def test_an_explicit_corrupt_checkpoint_is_a_user_error(tmp_path):
         checkpoint.load_dir(str(tmp_path / "iter_2"))
     write(tmp_path / "weights", 1.0)
     os.remove(tmp_path / "weights" / "model.pdstates")
-    with pytest.raises(UserError, match="cannot tell the iteration"):
+    with pytest.raises(UserError) as error:
         checkpoint.load_dir(str(tmp_path / "weights"))
+    assert str(error.value) == "--resume_model {}: cannot tell the iteration (name it iter_N)".format(
+        tmp_path / "weights")
 
 
 def test_checksum_sees_every_value():
@@ -175,3 +177,28 @@ def test_checksum_is_sha256_of_sorted_names_dtypes_and_bytes():
     assert checkpoint.checksum({"b": paddle.to_tensor(b), "a": a, "step": 3}) == expected
     assert checkpoint.checksum({"a": np.zeros(2, np.float32)}) != checkpoint.checksum({"a": np.zeros(2, np.int32)})
     assert checkpoint.checksum({"a": a}) != checkpoint.checksum({"c": a})
+
+
+def test_a_directory_without_both_files_names_both(tmp_path):
+    (tmp_path / "iter_3").mkdir()
+    with pytest.raises(UserError) as error:
+        checkpoint.load_dir(str(tmp_path / "iter_3"))
+    assert str(error.value) == ("--resume_model {}: missing model.pdparams, model.pdopt; it is not a complete "
+                                "checkpoint".format(tmp_path / "iter_3"))
+
+
+@pytest.mark.parametrize("exception, shown", [
+    (ValueError(""), "ValueError (corrupt file)"),
+    (EOFError("Ran out of input\nmore detail"), "EOFError (Ran out of input)"),
+    (RuntimeError("x" * 300), "RuntimeError ({})".format("x" * 200))])
+def test_an_unreadable_file_shows_the_error_type_and_its_first_line(tmp_path, monkeypatch, exception, shown):
+    write(tmp_path / "iter_2", 2.0)
+
+    def failing_load(path):
+        raise exception
+
+    monkeypatch.setattr(paddle, "load", failing_load)
+    with pytest.raises(UserError) as error:
+        checkpoint.load_dir(str(tmp_path / "iter_2"))
+    assert str(error.value) == ("Cannot read the model weights {}: {}. Delete the checkpoint or resume from "
+                                "another one".format(tmp_path / "iter_2" / "model.pdparams", shown))

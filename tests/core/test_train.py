@@ -111,40 +111,46 @@ def test_bad_save_best_metric(metric, test_config, message):
 # epoch 0: [0, 2, 3, 1], epoch 1: [1, 2, 0, 3], epoch 2: [3, 2, 0, 1]; iteration 1 sees (0, 2): mean 2.5, max 4,
 # logged loss 0.5 * (2.5 + 4) = 3.25.
 VALUES = [1.0, 2.0, 4.0, 16.0]
+TOY_DIGEST = hashlib.sha256(b"w" + b"float32" + np.float32(1.0).tobytes()).hexdigest()[:16]  # checksum of w = 1
 
 
 class ToyData:
-    def __init__(self, values=VALUES):
-        self.values = values
+    def __init__(self, values=VALUES, paths=True):
+        self.values, self.paths = values, paths
 
     def __len__(self):
         return len(self.values)
 
     def __getitem__(self, i):
-        return {"img": np.full((1, 2, 2), self.values[i], np.float32), "label": np.zeros((2, 2), np.int64),
-                "img_path": "toy_{}".format(i)}
+        item = {"img": np.full((1, 2, 2), self.values[i], np.float32), "label": np.zeros((2, 2), np.int32)}
+        return dict(item, img_path="toy_{}".format(i)) if self.paths else item
 
 
 class ToyModel(paddle.nn.Layer):
-    def __init__(self):
+    """Returns the images (times its weight w when `learn`, else unchanged: w then gets a zero gradient)."""
+
+    def __init__(self, learn=False, names=("w",)):
         super().__init__()
-        self.w = self.create_parameter([1], default_initializer=paddle.nn.initializer.Constant(1.0))
+        self.learn = learn
+        for name in names:
+            setattr(self, name, self.create_parameter([1], default_initializer=paddle.nn.initializer.Constant(1.0)))
 
     def forward(self, x):
-        return [x + 0.0 * self.w]
+        return [x * self.w if self.learn else x + 0.0 * paddle.add_n(self.parameters())]
 
 
 def mean_and_max(logits, labels):
+    assert labels.dtype == paddle.int64  # as the real losses need
     return [logits.mean(), logits.max()]
 
 
-def toy_train(save_dir, iters, lr=None, values=VALUES, **kwargs):
-    model = ToyModel()
+def toy_train(save_dir, iters, lr=None, values=VALUES, model=None, paths=True, **kwargs):
+    model = model or ToyModel()
     lr = lr if lr is not None else paddle.optimizer.lr.PiecewiseDecay([2, 4], [0.1, 0.01, 0.001])
     optimizer = paddle.optimizer.SGD(learning_rate=lr, parameters=model.parameters())
     losses = {"types": [mean_and_max], "coef": [0.5]}
     kwargs = dict(dict(batch_size=2, save_dir=str(save_dir), seed=0, keep_checkpoint_max=0), **kwargs)
-    return model, train(model, ToyData(values), optimizer, losses, iters, **kwargs)
+    return model, train(model, ToyData(values, paths), optimizer, losses, iters, **kwargs)
 
 
 class Log(logging.Handler):
@@ -152,10 +158,11 @@ class Log(logging.Handler):
 
     def __init__(self):
         super().__init__()
-        self.messages = []
+        self.messages, self.records = [], []
 
     def emit(self, record):
         self.messages.append(record.getMessage())
+        self.records.append((record.levelno, record.getMessage()))
 
     def find(self, prefix):
         return [m for m in self.messages if m.startswith(prefix)]
@@ -223,8 +230,7 @@ def test_train_log_lines_literally(tmp_path, log, clock):
         "[TRAIN] epoch: 3, iter: 5/5, loss: 12.6250, lr: 0.001000, batch_cost: 1.0000, reader_cost: 0.50000, "
         "ips: 2.0000 samples/sec | ETA 00:00:00"]
     assert log.find("Start training") == ["Start training from iter 1 to 5 (data seed 0)"]
-    digest = hashlib.sha256(b"w" + b"float32" + np.float32(1.0).tobytes()).hexdigest()[:16]
-    assert log.find("Final weights") == ["Final weights checksum: {}".format(digest)]
+    assert log.find("Final weights") == ["Final weights checksum: {}".format(TOY_DIGEST)]
     assert sorted(os.listdir(tmp_path)) == ["iter_5"]  # the last iteration is always saved
 
 
@@ -281,12 +287,12 @@ def test_checkpoints_best_model_pruning_and_early_stop(tmp_path, log, monkeypatc
     """mIoU 0.5, 0.7, 0.7 (equal: not worse), 0.6, 0.65: the 2nd evaluation below the best stops at iter 5."""
     evaluations = Evaluations([0.5, 0.7, 0.7, 0.6, 0.65, 0.9])
     monkeypatch.setattr(train_module, "evaluate", evaluations)
-    _, metrics = toy_train(tmp_path, 8, save_interval=1, log_iters=100, val_dataset="val-set",
+    model, metrics = toy_train(tmp_path, 8, save_interval=1, log_iters=100, val_dataset="val-set",
                            keep_checkpoint_max=2, early_stop_intervals=2, num_workers=0,
                            test_config={"auc_roc": True})
     assert metrics["mIoU"] == 0.65 and len(evaluations.calls) == 5
-    model, dataset, kwargs = evaluations.calls[0]
-    assert dataset == "val-set" and kwargs == {"num_workers": 0, "num_vis": 3, "auc_roc": True}
+    evaluated, dataset, kwargs = evaluations.calls[0]
+    assert evaluated is model and dataset == "val-set" and kwargs == {"num_workers": 0, "num_vis": 3, "auc_roc": True}
     assert sorted(os.listdir(tmp_path)) == ["best_model", "iter_4", "iter_5"]
     for name in ("best_model", "iter_4", "iter_5"):
         assert sorted(os.listdir(tmp_path / name)) == ["model.pdopt", "model.pdparams", "model.pdstates"]
@@ -307,21 +313,25 @@ def test_keep_checkpoint_max_zero_keeps_every_checkpoint(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["iter_1", "iter_2", "iter_3", "iter_4"]
     toy_train(tmp_path / "three", 4, save_interval=1, log_iters=100, keep_checkpoint_max=3)
     assert sorted(os.listdir(tmp_path / "three")) == ["iter_2", "iter_3", "iter_4"]
+    toy_train(tmp_path / "one", 4, save_interval=1, log_iters=100, keep_checkpoint_max=1)
+    assert os.listdir(tmp_path / "one") == ["iter_4"]
+    assert paddle.load(str(tmp_path / "one" / "iter_4" / "model.pdstates")) == {
+        "best_metric": -1.0, "best_iter": -1, "metric_name": "mIoU", "worse_count": 0, "iter": 4, "seed": 0}
 
 
 def test_resume_continues_data_order_learning_rate_and_best_metric(tmp_path, log, monkeypatch):
-    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.5, 0.7, 0.6]))
+    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.7, 0.5, 0.6]))
     toy_train(tmp_path, 4, save_interval=2, log_iters=100, val_dataset="val-set")
     log.messages.clear()
     (tmp_path / ".tmp-iter_6-0123abcd").mkdir()  # a killed writer's leftover: removed on start
     toy_train(tmp_path, 6, save_interval=2, log_iters=1, val_dataset="val-set", resume_model="auto", seed=99)
-    assert log.find("Resume") == ["Resume model from {} at iter 4 (best mIoU 0.7000 at iter 4)".format(
+    assert log.find("Resume") == ["Resume model from {} at iter 4 (best mIoU 0.7000 at iter 2)".format(
         tmp_path / "iter_4")]
     assert log.find("Start training") == ["Start training from iter 5 to 6 (data seed 0)"]
     assert [re.search(r"iter: (\d)/6, loss: ([\d.]+), lr: ([\d.]+)", m).groups() for m in log.find("[TRAIN]")] == [
         ("5", "13.0000", "0.001000"), ("6", "1.7500", "0.001000")]
     final = paddle.load(str(tmp_path / "iter_6" / "model.pdstates"))
-    assert (final["best_metric"], final["best_iter"], final["worse_count"], final["seed"]) == (0.7, 4, 1, 0)
+    assert (final["best_metric"], final["best_iter"], final["worse_count"], final["seed"]) == (0.7, 2, 2, 0)
     assert sorted(os.listdir(tmp_path)) == ["best_model", "iter_2", "iter_4", "iter_6"]
 
 
@@ -343,12 +353,14 @@ def test_nan_loss_stops_before_saving_and_names_the_batch(tmp_path):
     assert str(error.value) == ("Loss became [nan, nan] at iter 2 (batch: toy_3, toy_1); stopped, nothing was "
                                 "saved from this state. " + NAN_HINT)
     assert os.listdir(tmp_path) == ["iter_1"]
+    with pytest.raises(UserError, match=r"^Loss became \[nan, nan\] at iter 2 \(batch: unknown\); stopped"):
+        toy_train(tmp_path / "no_paths", 4, values=[1.0, 2.0, 4.0, float("nan")], paths=False)
 
 
-def test_nan_weights_stop_before_saving(tmp_path):
+def test_nan_weights_stop_before_saving_and_name_three_of_them(tmp_path):
     with pytest.raises(UserError) as error:
-        toy_train(tmp_path, 2, lr=float("inf"), save_interval=1, log_iters=100)
-    assert str(error.value) == ("Weights became NaN/Inf at iter 1 (w); stopped, nothing was saved from this "
+        toy_train(tmp_path, 2, lr=float("inf"), save_interval=1, log_iters=100, model=ToyModel(names="wxyz"))
+    assert str(error.value) == ("Weights became NaN/Inf at iter 1 (w, x, y); stopped, nothing was saved from this "
                                 "state. " + NAN_HINT)
     assert os.listdir(tmp_path) == []
 
@@ -363,7 +375,7 @@ def test_fp16_on_cpu_and_too_small_dataset_are_user_errors(tmp_path):
 
 
 def test_compute_losses_scales_each_term_and_expands_lists():
-    logits, labels = [paddle.to_tensor([1.0, 3.0]), paddle.to_tensor([5.0])], None
+    logits, labels = [paddle.to_tensor([1.0, 3.0]), paddle.to_tensor([5.0])], paddle.to_tensor([0], "int64")
     losses = {"types": [mean_and_max, lambda x, y: x.sum()], "coef": [2.0, 0.5]}
     assert [float(v) for v in compute_losses(logits, labels, losses)] == [4.0, 6.0, 2.5]
     with pytest.raises(UserError) as error:
@@ -390,3 +402,65 @@ def test_average_statistics_divides_the_sum_over_ranks_and_leaves_parameters(mon
     np.testing.assert_array_equal(bn._variance.numpy(), [2.0, 0.5])
     train_module._average_statistics(bn, 1)
     assert len(reduced) == 2
+
+
+def test_weights_follow_sgd_on_the_sum_of_the_loss_terms(tmp_path):
+    """The model scales the images by w: d(loss)/dw = 0.5 * (mean + max) of the batch, the same for every w.
+    Iteration 1: (0, 2) gives 0.5 * (2.5 + 4) = 3.25; iteration 2: (3, 1) gives 0.5 * (9 + 16) = 12.5."""
+    model, _ = toy_train(tmp_path, 2, lr=0.1, model=ToyModel(learn=True), save_interval=100, log_iters=100)
+    np.testing.assert_allclose(model.w.numpy(), [1.0 - 0.1 * 3.25 - 0.1 * 12.5], rtol=1e-6)
+    saved = paddle.load(str(tmp_path / "iter_2" / "model.pdparams"))["w"].numpy()
+    np.testing.assert_array_equal(saved, model.w.numpy())
+
+
+def test_worker_processes_give_the_same_losses_and_evaluate_with_one(tmp_path, log, monkeypatch):
+    evaluations = Evaluations([0.5])
+    monkeypatch.setattr(train_module, "evaluate", evaluations)
+    toy_train(tmp_path, 3, log_iters=1, save_interval=3, val_dataset="val-set", num_workers=2)
+    assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["3.2500", "12.5000", "3.5000"]
+    assert evaluations.calls[0][2]["num_workers"] == 1
+
+
+class Static:
+    """Stands for the StaticTrainer: records its steps (images seen) and syncs."""
+
+    def __init__(self):
+        self.images, self.syncs = [], []
+
+    def step(self, img, label):
+        self.images.append(img.numpy()[:, 0, 0, 0].tolist())
+        return [float(img.numpy().mean()), float(label.numpy().sum())]
+
+    def sync_to(self, model, optimizer):
+        self.syncs.append((model, optimizer))
+
+
+def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_points(tmp_path, log, monkeypatch):
+    static, made = Static(), []
+
+    def make(enabled, model, losses, optimizer, precision, world_size):
+        made.append((enabled, model, losses["coef"], optimizer, precision, world_size))
+        return static if enabled else None
+
+    monkeypatch.setattr(train_module, "make_static_trainer", make)
+    model, _ = toy_train(tmp_path, 3, save_interval=2, log_iters=1, to_static_training=True)
+    (enabled, made_model, coef, optimizer, precision, world_size), = made
+    assert (enabled, made_model, coef, precision, world_size) == (True, model, [0.5], "fp32", 1)
+    assert static.images == [[1.0, 4.0], [16.0, 2.0], [2.0, 4.0]]
+    assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["2.5000", "9.0000", "3.0000"]
+    assert static.syncs == [(model, optimizer)] * 3  # iter 2, iter 3, the end
+    with pytest.raises(UserError, match=r"^Loss became \[nan, 0.0\] at iter 2 \(batch: toy_3, toy_1\)"):
+        toy_train(tmp_path / "nan", 3, values=[1.0, 2.0, 4.0, float("nan")], to_static_training=True)
+
+
+@pytest.mark.parametrize("other, level, message", [
+    (TOY_DIGEST, logging.INFO, "Final weights checksum: {} (the same on all 2 ranks)".format(TOY_DIGEST)),
+    ("cd34", logging.ERROR, "Final weights differ between ranks: rank 0: {}, rank 1: cd34".format(TOY_DIGEST))])
+def test_multi_process_runs_compare_the_final_checksums(monkeypatch, log, other, level, message):
+    """A stand-in all_gather_object: this process is rank 0 of 2, rank 1 reports `other`."""
+    def all_gather_object(out, obj):
+        out.extend([obj, other])
+
+    monkeypatch.setattr(paddle.distributed, "all_gather_object", all_gather_object)
+    train_module._log_checksum(ToyModel(), 2)
+    assert log.records == [(level, message)]
