@@ -2,6 +2,7 @@
 import hashlib
 import logging
 import os
+import re
 
 import numpy as np
 import paddle
@@ -159,9 +160,9 @@ def test_recover_removes_leftovers_and_keeps_what_it_does_not_own(tmp_path):
     write(tmp_path / "iter_2", 2.0)
     write(tmp_path / ".tmp-iter_2-89abcdef.old", 1.0)  # moved aside, but iter_2 arrived: stale
     write(tmp_path / ".tmp-iter_4-01234567", 4.0)  # an unfinished write
-    (tmp_path / ".tmp-notes").mkdir()  # not a name the writer makes
+    (tmp_path / ".tmp-a-notes").mkdir()  # not a name the writer makes (and sorted first)
     checkpoint.recover(str(tmp_path))
-    assert sorted(os.listdir(tmp_path)) == [".tmp-notes", "iter_2"]
+    assert sorted(os.listdir(tmp_path)) == [".tmp-a-notes", "iter_2"]
     assert weight(tmp_path / "iter_2") == 2.0
 
 
@@ -202,3 +203,28 @@ def test_an_unreadable_file_shows_the_error_type_and_its_first_line(tmp_path, mo
         checkpoint.load_dir(str(tmp_path / "iter_2"))
     assert str(error.value) == ("Cannot read the model weights {}: {}. Delete the checkpoint or resume from "
                                 "another one".format(tmp_path / "iter_2" / "model.pdparams", shown))
+
+
+def test_a_writer_dying_between_the_two_renames_is_recovered(tmp_path, monkeypatch):
+    """write_dir fills `.tmp-<name>-<8 hex>` next to the target, moves the old directory to `<that>.old`, then
+    renames; killed after the first rename, `recover` puts the old checkpoint back."""
+    write(tmp_path / "best_model", 1.0)
+    real_replace, renames = os.replace, []
+
+    def dying_replace(src, dst):
+        renames.append((os.path.basename(src), os.path.basename(dst)))
+        if len(renames) == 2:
+            raise KeyboardInterrupt  # stands for the process being killed here
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        write(tmp_path / "best_model", 2.0)
+    monkeypatch.undo()
+    (old, moved), (tmp, target) = renames
+    assert re.fullmatch(r"\.tmp-best_model-[0-9a-f]{8}", tmp) and (old, moved, target) == ("best_model", tmp + ".old",
+                                                                                          "best_model")
+    assert sorted(os.listdir(tmp_path)) == [tmp, tmp + ".old"]
+    checkpoint.recover(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["best_model"]
+    assert weight(tmp_path / "best_model") == 1.0

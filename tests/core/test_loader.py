@@ -33,6 +33,14 @@ class RandomItems:
         return {"img": np.array([random.random(), np.random.rand()], np.float32), "img_path": str(index)}
 
 
+class RaggedItems(paddle.io.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return {"img": np.zeros((2,), np.float32), "info": np.zeros((index + 1,))}
+
+
 def test_augmentation_depends_only_on_seed_epoch_and_index():
     dataset = SeededDataset(RandomItems(), seed=3)
     forward = [dataset[(1, i)]["img"] for i in range(4)]
@@ -79,6 +87,7 @@ def test_sampler_without_shuffle_and_with_nothing_left():
     done = EpochBatchSampler(10, 3, seed=5, start_iter=6, end_iter=4)
     assert (len(done), list(done)) == (0, [])
     assert len(EpochBatchSampler(10, 3)) == 0  # end_iter defaults to 0
+    assert list(EpochBatchSampler(4, 2, end_iter=2)) == [[(0, 0), (0, 2)], [(0, 3), (0, 1)]]  # seed 0: [0, 2, 3, 1]
 
 
 def test_seeded_dataset_reseeds_random_and_numpy_from_seed_epoch_and_index():
@@ -112,6 +121,8 @@ def test_loaders_with_and_without_workers_yield_the_same_batches():
     workers = list(build_loader(SeededDataset(RandomItems(), 3), sampler, 1))
     assert [b["img_path"] for b in workers] == [["0", "2"], ["3", "1"]]
     np.testing.assert_array_equal(workers[1]["img"].numpy(), batches[1]["img"].numpy())
+    ragged, = list(build_loader(RaggedItems(), [[0, 1]], 1))  # collated as in the main thread
+    assert [a.shape for a in ragged["info"]] == [(1,), (2,)] and ragged["img"].shape == [2, 2]
 
 
 def test_shard_batch_sampler_gives_each_rank_every_world_size_th_index():

@@ -97,11 +97,19 @@ def test_fp16_on_cpu_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("metric, test_config, message", [
-    ("miou", {}, "--save_best_metric miou is not a metric; choose one of mIoU, Acc"),
-    ("auc_fg", {"auc_roc": False}, "--save_best_metric auc_fg needs AUC: set test_config.auc_roc: True")])
+    ("miou", {}, "--save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
+                 "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg"),
+    ("auc_fg", {"auc_roc": False}, "--save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
+    ("Auc_roc", {}, "--save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
 def test_bad_save_best_metric(metric, test_config, message):
-    with pytest.raises(UserError, match=re.escape(message)):
+    with pytest.raises(UserError) as error:
         train(None, None, None, None, 2, 1, save_best_metric=metric, test_config=test_config)
+    assert str(error.value) == message
+
+
+def test_an_auc_metric_with_auc_roc_on_trains(tmp_path):
+    toy_train(tmp_path, 1, save_best_metric="auc_fg", test_config={"auc_roc": True})
+    assert paddle.load(str(tmp_path / "iter_1" / "model.pdstates"))["metric_name"] == "auc_fg"
 
 
 # ---- In-process runs of `train` on a toy problem whose every logged number is known by hand ----------------
@@ -335,10 +343,13 @@ def test_resume_continues_data_order_learning_rate_and_best_metric(tmp_path, log
     assert sorted(os.listdir(tmp_path)) == ["best_model", "iter_2", "iter_4", "iter_6"]
 
 
-def test_resume_at_the_last_iteration_and_auto_without_checkpoint(tmp_path, log):
-    toy_train(tmp_path, 2, save_interval=2, log_iters=100)
+def test_resume_from_an_older_checkpoint_without_states_and_auto_without_checkpoint(tmp_path, log):
+    toy_train(tmp_path, 4, save_interval=2, log_iters=100)
+    os.remove(tmp_path / "iter_2" / "model.pdstates")  # as PaddleSeg checkpoints of other tools may be
     log.messages.clear()
     toy_train(tmp_path, 2, resume_model=str(tmp_path / "iter_2"))
+    assert log.find("Resume") == ["Resume model from {} at iter 2 (best mIoU -1.0000 at iter -1)".format(
+        tmp_path / "iter_2")]
     assert log.find("The checkpoint") == ["The checkpoint is at iter 2, iters is 2: nothing left to train"]
     assert log.find("[TRAIN]") == []
     toy_train(tmp_path / "new", 1, resume_model="auto", log_iters=100)
@@ -464,3 +475,35 @@ def test_multi_process_runs_compare_the_final_checksums(monkeypatch, log, other,
     monkeypatch.setattr(paddle.distributed, "all_gather_object", all_gather_object)
     train_module._log_checksum(ToyModel(), 2)
     assert log.records == [(level, message)]
+
+
+class DistributedStandIn:
+    """paddle.distributed of rank 1 in a 2-process job, for the code that only runs under launch."""
+
+    def __init__(self, monkeypatch, initialized):
+        self.inits, self.wrapped = 0, []
+        monkeypatch.setattr(paddle.distributed, "get_rank", lambda: 1)
+        monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
+        monkeypatch.setattr(paddle.distributed, "is_initialized", lambda: initialized)
+        monkeypatch.setattr(paddle.distributed, "init_parallel_env", self.init)
+        monkeypatch.setattr(paddle, "DataParallel", lambda model: self.wrapped.append(model) or "wrapped")
+
+    def init(self):
+        self.inits += 1
+
+
+@pytest.mark.parametrize("initialized, inits", [(False, 1), (True, 0)])
+def test_two_processes_wrap_the_model_in_data_parallel(monkeypatch, initialized, inits):
+    dist, model = DistributedStandIn(monkeypatch, initialized), ToyModel()
+    assert train_module._parallel(model, 2) == "wrapped"
+    assert (dist.wrapped, dist.inits) == ([model], inits)
+    assert train_module._parallel(model, 1) is model and dist.wrapped == [model]
+
+
+def test_each_rank_samples_its_shard(monkeypatch):
+    DistributedStandIn(monkeypatch, True)
+    sampler = train_module._sampler(ToyData(), 1, 0, 1, 3)
+    assert list(sampler) == [[(0, 1)], [(1, 2)]]  # epoch orders [0, 2, 3, 1], [1, 2, 0, 3]: rank 1 takes 2, 1 | 2, 3
+    with pytest.raises(UserError) as error:
+        train_module._sampler(ToyData(), 4, 0, 0, 3)
+    assert str(error.value) == "train_dataset has 4 samples, fewer than batch_size 4 x 2 process(es); lower batch_size"
