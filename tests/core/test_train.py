@@ -466,7 +466,8 @@ def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_poin
 
 @pytest.mark.parametrize("other, level, message", [
     (TOY_DIGEST, logging.INFO, "Final weights checksum: {} (the same on all 2 ranks)".format(TOY_DIGEST)),
-    ("cd34", logging.ERROR, "Final weights differ between ranks: rank 0: {}, rank 1: cd34".format(TOY_DIGEST))])
+    ("cd34", logging.ERROR, "Final weights differ between ranks: rank 0: {}, rank 1: cd34".format(TOY_DIGEST))],
+    ids=["same", "different"])
 def test_multi_process_runs_compare_the_final_checksums(monkeypatch, log, other, level, message):
     """A stand-in all_gather_object: this process is rank 0 of 2, rank 1 reports `other`."""
     def all_gather_object(out, obj):
@@ -507,3 +508,22 @@ def test_each_rank_samples_its_shard(monkeypatch):
     with pytest.raises(UserError) as error:
         train_module._sampler(ToyData(), 4, 0, 0, 3)
     assert str(error.value) == "train_dataset has 4 samples, fewer than batch_size 4 x 2 process(es); lower batch_size"
+
+
+def test_defaults_log_every_10_iterations_and_save_at_the_end(tmp_path, log):
+    model = ToyModel()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    train(model, ToyData(), optimizer, {"types": [mean_and_max], "coef": [0.5]}, 12, 2, save_dir=str(tmp_path),
+          seed=0)
+    assert [re.search(r"iter: (\d+)/12", m).group(1) for m in log.find("[TRAIN]")] == ["10", "12"]
+    assert os.listdir(tmp_path) == ["iter_12"]
+
+
+def test_the_seed_orders_the_data_and_a_missing_one_is_drawn_and_saved(tmp_path, log):
+    """Seed 1: epoch 0 is RandomState((1, 0)).permutation(4) = [0, 3, 2, 1]: (0, 3) gives 0.5 * (8.5 + 16)."""
+    toy_train(tmp_path / "one", 2, seed=1, log_iters=1)
+    assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["12.2500", "3.5000"]
+    toy_train(tmp_path / "drawn", 1, seed=None)
+    seed = paddle.load(str(tmp_path / "drawn" / "iter_1" / "model.pdstates"))["seed"]
+    assert isinstance(seed, int) and 0 <= seed < 2 ** 31
+    assert log.find("Start training")[-1] == "Start training from iter 1 to 1 (data seed {})".format(seed)
