@@ -527,3 +527,10 @@ def test_the_seed_orders_the_data_and_a_missing_one_is_drawn_and_saved(tmp_path,
     seed = paddle.load(str(tmp_path / "drawn" / "iter_1" / "model.pdstates"))["seed"]
     assert isinstance(seed, int) and 0 <= seed < 2 ** 31
     assert log.find("Start training")[-1] == "Start training from iter 1 to 1 (data seed {})".format(seed)
+
+
+def test_the_resume_line_names_the_checkpoints_metric(tmp_path, log):
+    toy_train(tmp_path, 2, save_best_metric="Acc")
+    toy_train(tmp_path, 2, resume_model="auto")
+    assert log.find("Resume") == ["Resume model from {} at iter 2 (best Acc -1.0000 at iter -1)".format(
+        tmp_path / "iter_2")]
