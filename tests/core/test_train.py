@@ -1,13 +1,17 @@
 """tools/train.py end to end on tiny data: logs, checkpoint layout, best model, VisualDL, NaN, AMP."""
 import glob
+import hashlib
+import logging
 import os
 import re
+import types
 
+import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import Trainer
-from paddleseg_lite.cvlibs.run_settings import TrainSettings
+from paddleseg_lite.core import train as train_module
+from paddleseg_lite.core.train import NAN_HINT, compute_losses, train
 from paddleseg_lite.utils.errors import UserError
 from tool_runner import TRAIN_LINE, run_tool, train_losses
 
@@ -88,14 +92,445 @@ def test_nan_loss_stops_with_iteration_files_and_hint(tmp_path):
 def test_fp16_on_cpu_is_a_clear_error(tmp_path):
     proc = run_tool("train", "--iters", 2, "--precision", "fp16", "--save_dir", tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr == ("error: precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
-                           "precision fp32 on the CPU\n")
+    assert proc.stderr == ("error: --precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
+                           "--precision fp32 on the CPU\n")
 
 
 @pytest.mark.parametrize("metric, test_config, message", [
-    ("miou", {}, "save_best_metric miou is not a metric; choose one of mIoU, Acc"),
-    ("auc_fg", {"auc_roc": False}, "save_best_metric auc_fg needs AUC: set test_config.auc_roc: True")])
+    ("miou", {}, "--save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
+                 "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg"),
+    ("auc_fg", {"auc_roc": False}, "--save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
+    ("Auc_roc", {}, "--save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
 def test_bad_save_best_metric(metric, test_config, message):
-    settings = TrainSettings(iters=2, batch_size=1, save_best_metric=metric)
-    with pytest.raises(UserError, match=re.escape(message)):
-        Trainer(None, None, None, {"types": [], "coef": []}, settings, test_config=test_config)
+    with pytest.raises(UserError) as error:
+        train(None, None, None, None, 2, 1, save_best_metric=metric, test_config=test_config)
+    assert str(error.value) == message
+
+
+def test_an_auc_metric_with_auc_roc_on_trains(tmp_path):
+    toy_train(tmp_path, 1, save_best_metric="auc_fg", test_config={"auc_roc": True})
+    assert paddle.load(str(tmp_path / "iter_1" / "model.pdstates"))["metric_name"] == "auc_fg"
+
+
+# ---- In-process runs of `train` on a toy problem whose every logged number is known by hand ----------------
+# Sample i is an image filled with VALUES[i]; the toy model returns it unchanged (its one weight gets a zero
+# gradient, so any learning rate leaves it at 1.0), and the toy loss returns the terms [mean, max] of the batch,
+# scaled by coef 0.5. Seed 0, 4 samples, batch 2: epoch e visits RandomState((0, e)).permutation(4) in pairs:
+# epoch 0: [0, 2, 3, 1], epoch 1: [1, 2, 0, 3], epoch 2: [3, 2, 0, 1]; iteration 1 sees (0, 2): mean 2.5, max 4,
+# logged loss 0.5 * (2.5 + 4) = 3.25.
+VALUES = [1.0, 2.0, 4.0, 16.0]
+TOY_DIGEST = hashlib.sha256(b"w" + b"float32" + np.float32(1.0).tobytes()).hexdigest()[:16]  # checksum of w = 1
+
+
+class ToyData:
+    def __init__(self, values=VALUES, paths=True):
+        self.values, self.paths = values, paths
+
+    def __len__(self):
+        return len(self.values)
+
+    def __getitem__(self, i):
+        item = {"img": np.full((1, 2, 2), self.values[i], np.float32), "label": np.zeros((2, 2), np.int32)}
+        return dict(item, img_path="toy_{}".format(i)) if self.paths else item
+
+
+class ToyModel(paddle.nn.Layer):
+    """Returns the images (times its weight w when `learn`, else unchanged: w then gets a zero gradient)."""
+
+    def __init__(self, learn=False, names=("w",)):
+        super().__init__()
+        self.learn = learn
+        for name in names:
+            setattr(self, name, self.create_parameter([1], default_initializer=paddle.nn.initializer.Constant(1.0)))
+
+    def forward(self, x):
+        return [x * self.w if self.learn else x + 0.0 * paddle.add_n(self.parameters())]
+
+
+def mean_and_max(logits, labels):
+    assert labels.dtype == paddle.int64  # as the real losses need
+    return [logits.mean(), logits.max()]
+
+
+def toy_train(save_dir, iters, lr=None, values=VALUES, model=None, paths=True, **kwargs):
+    model = model or ToyModel()
+    lr = lr if lr is not None else paddle.optimizer.lr.PiecewiseDecay([2, 4], [0.1, 0.01, 0.001])
+    optimizer = paddle.optimizer.SGD(learning_rate=lr, parameters=model.parameters())
+    losses = {"types": [mean_and_max], "coef": [0.5]}
+    kwargs = dict(dict(batch_size=2, save_dir=str(save_dir), seed=0, keep_checkpoint_max=0), **kwargs)
+    return model, train(model, ToyData(values, paths), optimizer, losses, iters, **kwargs)
+
+
+class Log(logging.Handler):
+    """The paddleseg_lite log messages (without the time prefix) of one test."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages, self.records = [], []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+        self.records.append((record.levelno, record.getMessage()))
+
+    def find(self, prefix):
+        return [m for m in self.messages if m.startswith(prefix)]
+
+
+@pytest.fixture
+def log():
+    handler = Log()
+    logging.getLogger("paddleseg_lite").addHandler(handler)
+    yield handler
+    logging.getLogger("paddleseg_lite").removeHandler(handler)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """time.time() of the training loop: per iteration a reader cost, then a batch cost (seconds)."""
+    def install(reader_costs, batch_costs):
+        times, tic = [0.0], 0.0
+        for r, b in zip(reader_costs, batch_costs):
+            times += [tic + r, tic + b, tic + b]
+            tic += b
+        ticks = iter(times)
+        monkeypatch.setattr(train_module, "time", types.SimpleNamespace(time=lambda: next(ticks)))
+    return install
+
+
+class Evaluations:
+    """Stands for core.val.evaluate: returns the next scripted mIoU, records its arguments."""
+
+    def __init__(self, mious):
+        self.mious, self.calls = list(mious), []
+
+    def __call__(self, model, dataset, **kwargs):
+        self.calls.append((model, dataset, kwargs))
+        miou = self.mious.pop(0)
+        metrics = {"mIoU": miou, "Acc": 0.5, "class_iou": np.array([1.0, miou]), "class_precision": [0, 1],
+                   "image_dice_fg": 0.25}
+        return metrics, [np.full((2, 6, 3), len(self.calls), np.uint8)]
+
+
+class Writer:
+    """Stands for VisualWriter: records what training logs to VisualDL."""
+    made = []
+
+    def __init__(self, logdir):
+        self.logdir, self.scalar_calls, self.images, self.closed = logdir, [], [], False
+        Writer.made.append(self)
+
+    def scalars(self, values, step, prefix):
+        self.scalar_calls.append((prefix, step, values))
+
+    def image(self, tag, img, step):
+        self.images.append((tag, step, int(img[0, 0, 0])))
+
+    def close(self):
+        self.closed = True
+
+
+def test_train_log_lines_literally(tmp_path, log, clock):
+    clock([0.125, 0.25, 0.375, 0.25, 0.75], [1.0, 2.0, 3.0, 0.5, 1.5])
+    toy_train(tmp_path, 5, log_iters=3, save_interval=100)
+    assert log.find("[TRAIN]") == [
+        "[TRAIN] epoch: 2, iter: 3/5, loss: 6.4167, lr: 0.010000, batch_cost: 2.0000, reader_cost: 0.25000, "
+        "ips: 1.0000 samples/sec | ETA 00:00:04",
+        "[TRAIN] epoch: 3, iter: 5/5, loss: 12.6250, lr: 0.001000, batch_cost: 1.0000, reader_cost: 0.50000, "
+        "ips: 2.0000 samples/sec | ETA 00:00:00"]
+    assert log.find("Start training") == ["Start training from iter 1 to 5 (data seed 0)"]
+    assert log.find("Final weights") == ["Final weights checksum: {}".format(TOY_DIGEST)]
+    assert sorted(os.listdir(tmp_path)) == ["iter_5"]  # the last iteration is always saved
+
+
+def test_every_iteration_logged_with_its_own_loss_and_learning_rate(tmp_path, log):
+    toy_train(tmp_path, 6, log_iters=1, save_interval=100)
+    lines = [re.search(r"epoch: (\d), iter: (\d)/6, loss: ([\d.]+), lr: ([\d.]+)", m).groups()
+             for m in log.find("[TRAIN]")]
+    assert lines == [("1", "1", "3.2500", "0.100000"), ("1", "2", "12.5000", "0.100000"),
+                     ("2", "3", "3.5000", "0.010000"), ("2", "4", "12.2500", "0.010000"),
+                     ("3", "5", "13.0000", "0.001000"), ("3", "6", "1.7500", "0.001000")]
+
+
+def test_reduce_on_plateau_steps_with_the_iteration_loss(tmp_path, log):
+    """Losses 3.25, 12.5, 3.5, 12.25 (patience 0): no improvement on 3.25 halves the rate each time."""
+    toy_train(tmp_path, 4, lr=paddle.optimizer.lr.ReduceOnPlateau(1.0, factor=0.5, patience=0), log_iters=1,
+              save_interval=100)
+    assert [re.search(r"lr: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == [
+        "1.000000", "1.000000", "0.500000", "0.250000"]
+
+
+def test_visualdl_scalars_and_evaluation_panels(tmp_path, monkeypatch, clock):
+    clock([0.25] * 4, [1.0] * 4)
+    monkeypatch.setattr(train_module, "VisualWriter", Writer)
+    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.5, 0.75]))
+    Writer.made.clear()
+    toy_train(tmp_path, 4, log_iters=2, save_interval=2, val_dataset="val-set", use_vdl=True)
+    writer, = Writer.made
+    assert writer.logdir == str(tmp_path) and writer.closed
+    evaluate = {"mIoU": 0.75, "Acc": 0.5, "image_dice_fg": 0.25, "IoU_class_0": 1.0, "IoU_class_1": 0.75}
+    assert writer.scalar_calls[-2:] == [
+        ("Train", 4, {"loss": 7.875, "lr": 0.01, "batch_cost": 1.0, "reader_cost": 0.25, "loss_0": 2.875,
+                      "loss_1": 5.0}),
+        ("Evaluate", 4, evaluate)]
+    assert writer.images == [("Evaluate/sample_0", 2, 1), ("Evaluate/sample_0", 4, 2)]
+    assert dict(paddle.load(str(tmp_path / "iter_4" / "model.pdstates")), seed=None) == dict(
+        evaluate, best_metric=0.75, best_iter=4, metric_name="mIoU", worse_count=0, iter=4, seed=None)
+
+
+def test_without_visualdl_the_writer_is_disabled_and_one_loss_term_logs_no_loss_i(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_module, "VisualWriter", Writer)
+    Writer.made.clear()
+    model = ToyModel()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    train(model, ToyData(), optimizer, {"types": [lambda x, y: x.mean()], "coef": [2.0]}, 2, 2,
+          save_dir=str(tmp_path), log_iters=2, seed=0)
+    writer, = Writer.made
+    assert writer.logdir is None
+    (prefix, step, scalars), = writer.scalar_calls
+    assert (prefix, step, sorted(scalars)) == ("Train", 2, ["batch_cost", "loss", "lr", "reader_cost"])
+    assert scalars["loss"] == 2.0 * (2.5 + 9.0) / 2
+
+
+def test_checkpoints_best_model_pruning_and_early_stop(tmp_path, log, monkeypatch):
+    """mIoU 0.5, 0.7, 0.7 (equal: not worse), 0.6, 0.65: the 2nd evaluation below the best stops at iter 5."""
+    evaluations = Evaluations([0.5, 0.7, 0.7, 0.6, 0.65, 0.9])
+    monkeypatch.setattr(train_module, "evaluate", evaluations)
+    model, metrics = toy_train(tmp_path, 8, save_interval=1, log_iters=100, val_dataset="val-set",
+                           keep_checkpoint_max=2, early_stop_intervals=2, num_workers=0,
+                           test_config={"auc_roc": True})
+    assert metrics["mIoU"] == 0.65 and len(evaluations.calls) == 5
+    evaluated, dataset, kwargs = evaluations.calls[0]
+    assert evaluated is model and dataset == "val-set" and kwargs == {"num_workers": 0, "num_vis": 3, "auc_roc": True}
+    assert sorted(os.listdir(tmp_path)) == ["best_model", "iter_4", "iter_5"]
+    for name in ("best_model", "iter_4", "iter_5"):
+        assert sorted(os.listdir(tmp_path / name)) == ["model.pdopt", "model.pdparams", "model.pdstates"]
+    states = {name: paddle.load(str(tmp_path / name / "model.pdstates")) for name in ("best_model", "iter_5")}
+    assert {k: states["best_model"][k] for k in ("iter", "best_iter", "best_metric", "worse_count", "mIoU")} == {
+        "iter": 2, "best_iter": 2, "best_metric": 0.7, "worse_count": 0, "mIoU": 0.7}
+    assert {k: states["iter_5"][k] for k in ("iter", "best_iter", "best_metric", "worse_count", "seed")} == {
+        "iter": 5, "best_iter": 2, "best_metric": 0.7, "worse_count": 2, "seed": 0}
+    assert paddle.load(str(tmp_path / "iter_5" / "model.pdparams"))["w"].numpy().tolist() == [1.0]
+    assert log.find("Early stopping") == ["Early stopping at iter 5. The best mIoU is 0.7000."]
+    assert log.find("[EVAL] The model") == ["[EVAL] The model with the best validation mIoU (0.5000) was saved at "
+                                            "iter 1."] + ["[EVAL] The model with the best validation mIoU (0.7000) "
+                                                          "was saved at iter 2."] * 4
+
+
+def test_keep_checkpoint_max_zero_keeps_every_checkpoint(tmp_path):
+    toy_train(tmp_path, 4, save_interval=1, log_iters=100, keep_checkpoint_max=0)
+    assert sorted(os.listdir(tmp_path)) == ["iter_1", "iter_2", "iter_3", "iter_4"]
+    toy_train(tmp_path / "three", 4, save_interval=1, log_iters=100, keep_checkpoint_max=3)
+    assert sorted(os.listdir(tmp_path / "three")) == ["iter_2", "iter_3", "iter_4"]
+    toy_train(tmp_path / "one", 4, save_interval=1, log_iters=100, keep_checkpoint_max=1)
+    assert os.listdir(tmp_path / "one") == ["iter_4"]
+    assert paddle.load(str(tmp_path / "one" / "iter_4" / "model.pdstates")) == {
+        "best_metric": -1.0, "best_iter": -1, "metric_name": "mIoU", "worse_count": 0, "iter": 4, "seed": 0}
+
+
+def test_resume_continues_data_order_learning_rate_and_best_metric(tmp_path, log, monkeypatch):
+    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.7, 0.5, 0.6]))
+    toy_train(tmp_path, 4, save_interval=2, log_iters=100, val_dataset="val-set")
+    log.messages.clear()
+    (tmp_path / ".tmp-iter_6-0123abcd").mkdir()  # a killed writer's leftover: removed on start
+    toy_train(tmp_path, 6, save_interval=2, log_iters=1, val_dataset="val-set", resume_model="auto", seed=99)
+    assert log.find("Resume") == ["Resume model from {} at iter 4 (best mIoU 0.7000 at iter 2)".format(
+        tmp_path / "iter_4")]
+    assert log.find("Start training") == ["Start training from iter 5 to 6 (data seed 0)"]
+    assert [re.search(r"iter: (\d)/6, loss: ([\d.]+), lr: ([\d.]+)", m).groups() for m in log.find("[TRAIN]")] == [
+        ("5", "13.0000", "0.001000"), ("6", "1.7500", "0.001000")]
+    final = paddle.load(str(tmp_path / "iter_6" / "model.pdstates"))
+    assert (final["best_metric"], final["best_iter"], final["worse_count"], final["seed"]) == (0.7, 2, 2, 0)
+    assert sorted(os.listdir(tmp_path)) == ["best_model", "iter_2", "iter_4", "iter_6"]
+
+
+def test_resume_from_an_older_checkpoint_without_states_and_auto_without_checkpoint(tmp_path, log):
+    toy_train(tmp_path, 4, save_interval=2, log_iters=100)
+    os.remove(tmp_path / "iter_2" / "model.pdstates")  # as PaddleSeg checkpoints of other tools may be
+    log.messages.clear()
+    toy_train(tmp_path, 2, resume_model=str(tmp_path / "iter_2"))
+    assert log.find("Resume") == ["Resume model from {} at iter 2 (best mIoU -1.0000 at iter -1)".format(
+        tmp_path / "iter_2")]
+    assert log.find("The checkpoint") == ["The checkpoint is at iter 2, iters is 2: nothing left to train"]
+    assert log.find("[TRAIN]") == []
+    toy_train(tmp_path / "new", 1, resume_model="auto", log_iters=100)
+    assert log.find("--resume_model auto") == ["--resume_model auto: no checkpoint in {}, starting from "
+                                              "scratch".format(tmp_path / "new")]
+    assert os.listdir(tmp_path / "new") == ["iter_1"]
+
+
+def test_nan_loss_stops_before_saving_and_names_the_batch(tmp_path):
+    with pytest.raises(UserError) as error:
+        toy_train(tmp_path, 4, values=[1.0, 2.0, 4.0, float("nan")], save_interval=1, log_iters=100)
+    assert str(error.value) == ("Loss became [nan, nan] at iter 2 (batch: toy_3, toy_1); stopped, nothing was "
+                                "saved from this state. " + NAN_HINT)
+    assert os.listdir(tmp_path) == ["iter_1"]
+    with pytest.raises(UserError, match=r"^Loss became \[nan, nan\] at iter 2 \(batch: unknown\); stopped"):
+        toy_train(tmp_path / "no_paths", 4, values=[1.0, 2.0, 4.0, float("nan")], paths=False)
+
+
+def test_nan_weights_stop_before_saving_and_name_three_of_them(tmp_path):
+    with pytest.raises(UserError) as error:
+        toy_train(tmp_path, 2, lr=float("inf"), save_interval=1, log_iters=100, model=ToyModel(names="wxyz"))
+    assert str(error.value) == ("Weights became NaN/Inf at iter 1 (w, x, y); stopped, nothing was saved from this "
+                                "state. " + NAN_HINT)
+    assert os.listdir(tmp_path) == []
+
+
+def test_fp16_on_cpu_and_too_small_dataset_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match=r"^--precision fp16 \(AMP\) needs a CUDA GPU, but training runs on cpu"):
+        toy_train(tmp_path, 2, precision="fp16")
+    with pytest.raises(UserError) as error:
+        toy_train(tmp_path, 2, values=[1.0, 2.0, 3.0], batch_size=4)
+    assert str(error.value) == ("train_dataset has 3 samples, fewer than batch_size 4 x 1 process(es); lower "
+                                "batch_size")
+
+
+def test_compute_losses_scales_each_term_and_expands_lists():
+    logits, labels = [paddle.to_tensor([1.0, 3.0]), paddle.to_tensor([5.0])], paddle.to_tensor([0], "int64")
+    losses = {"types": [mean_and_max, lambda x, y: x.sum()], "coef": [2.0, 0.5]}
+    assert [float(v) for v in compute_losses(logits, labels, losses)] == [4.0, 6.0, 2.5]
+    with pytest.raises(UserError) as error:
+        compute_losses(logits[:1], labels, losses)
+    assert str(error.value) == ("The model returns 1 logits but loss.types has 2 entries; give one loss (and coef) "
+                                "per model output, or combine losses on one output with type: MixedLoss")
+
+
+def test_average_statistics_divides_the_sum_over_ranks_and_leaves_parameters(monkeypatch):
+    """A stand-in all_reduce sums two ranks holding the same buffers: averaging gives them back unchanged."""
+    bn = paddle.nn.BatchNorm2D(2)
+    bn._mean.set_value(paddle.to_tensor([1.0, -3.0]))
+    bn._variance.set_value(paddle.to_tensor([2.0, 0.5]))
+    reduced = []
+
+    def all_reduce(tensor):
+        reduced.append(tensor.name)
+        tensor.set_value(tensor * 2)
+
+    monkeypatch.setattr(paddle.distributed, "all_reduce", all_reduce)
+    train_module._average_statistics(bn, 2)
+    assert sorted(reduced) == sorted([bn._mean.name, bn._variance.name])
+    np.testing.assert_array_equal(bn._mean.numpy(), [1.0, -3.0])
+    np.testing.assert_array_equal(bn._variance.numpy(), [2.0, 0.5])
+    train_module._average_statistics(bn, 1)
+    assert len(reduced) == 2
+
+
+def test_weights_follow_sgd_on_the_sum_of_the_loss_terms(tmp_path):
+    """The model scales the images by w: d(loss)/dw = 0.5 * (mean + max) of the batch, the same for every w.
+    Iteration 1: (0, 2) gives 0.5 * (2.5 + 4) = 3.25; iteration 2: (3, 1) gives 0.5 * (9 + 16) = 12.5."""
+    model, _ = toy_train(tmp_path, 2, lr=0.1, model=ToyModel(learn=True), save_interval=100, log_iters=100)
+    np.testing.assert_allclose(model.w.numpy(), [1.0 - 0.1 * 3.25 - 0.1 * 12.5], rtol=1e-6)
+    saved = paddle.load(str(tmp_path / "iter_2" / "model.pdparams"))["w"].numpy()
+    np.testing.assert_array_equal(saved, model.w.numpy())
+
+
+def test_worker_processes_give_the_same_losses_and_evaluate_with_one(tmp_path, log, monkeypatch):
+    evaluations = Evaluations([0.5])
+    monkeypatch.setattr(train_module, "evaluate", evaluations)
+    toy_train(tmp_path, 3, log_iters=1, save_interval=3, val_dataset="val-set", num_workers=2)
+    assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["3.2500", "12.5000", "3.5000"]
+    assert evaluations.calls[0][2]["num_workers"] == 1
+
+
+class Static:
+    """Stands for the StaticTrainer: records its steps (images seen) and syncs."""
+
+    def __init__(self):
+        self.images, self.syncs = [], []
+
+    def step(self, img, label):
+        self.images.append(img.numpy()[:, 0, 0, 0].tolist())
+        return [float(img.numpy().mean()), float(label.numpy().sum())]
+
+    def sync_to(self, model, optimizer):
+        self.syncs.append((model, optimizer))
+
+
+def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_points(tmp_path, log, monkeypatch):
+    static, made = Static(), []
+
+    def make(enabled, model, losses, optimizer, precision, world_size):
+        made.append((enabled, model, losses["coef"], optimizer, precision, world_size))
+        return static if enabled else None
+
+    monkeypatch.setattr(train_module, "make_static_trainer", make)
+    model, _ = toy_train(tmp_path, 3, save_interval=2, log_iters=1, to_static_training=True)
+    (enabled, made_model, coef, optimizer, precision, world_size), = made
+    assert (enabled, made_model, coef, precision, world_size) == (True, model, [0.5], "fp32", 1)
+    assert static.images == [[1.0, 4.0], [16.0, 2.0], [2.0, 4.0]]
+    assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["2.5000", "9.0000", "3.0000"]
+    assert static.syncs == [(model, optimizer)] * 3  # iter 2, iter 3, the end
+    with pytest.raises(UserError, match=r"^Loss became \[nan, 0.0\] at iter 2 \(batch: toy_3, toy_1\)"):
+        toy_train(tmp_path / "nan", 3, values=[1.0, 2.0, 4.0, float("nan")], to_static_training=True)
+
+
+@pytest.mark.parametrize("other, level, message", [
+    (TOY_DIGEST, logging.INFO, "Final weights checksum: {} (the same on all 2 ranks)".format(TOY_DIGEST)),
+    ("cd34", logging.ERROR, "Final weights differ between ranks: rank 0: {}, rank 1: cd34".format(TOY_DIGEST))],
+    ids=["same", "different"])
+def test_multi_process_runs_compare_the_final_checksums(monkeypatch, log, other, level, message):
+    """A stand-in all_gather_object: this process is rank 0 of 2, rank 1 reports `other`."""
+    def all_gather_object(out, obj):
+        out.extend([obj, other])
+
+    monkeypatch.setattr(paddle.distributed, "all_gather_object", all_gather_object)
+    train_module._log_checksum(ToyModel(), 2)
+    assert log.records == [(level, message)]
+
+
+class DistributedStandIn:
+    """paddle.distributed of rank 1 in a 2-process job, for the code that only runs under launch."""
+
+    def __init__(self, monkeypatch, initialized):
+        self.inits, self.wrapped = 0, []
+        monkeypatch.setattr(paddle.distributed, "get_rank", lambda: 1)
+        monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
+        monkeypatch.setattr(paddle.distributed, "is_initialized", lambda: initialized)
+        monkeypatch.setattr(paddle.distributed, "init_parallel_env", self.init)
+        monkeypatch.setattr(paddle, "DataParallel", lambda model: self.wrapped.append(model) or "wrapped")
+
+    def init(self):
+        self.inits += 1
+
+
+@pytest.mark.parametrize("initialized, inits", [(False, 1), (True, 0)])
+def test_two_processes_wrap_the_model_in_data_parallel(monkeypatch, initialized, inits):
+    dist, model = DistributedStandIn(monkeypatch, initialized), ToyModel()
+    assert train_module._parallel(model, 2) == "wrapped"
+    assert (dist.wrapped, dist.inits) == ([model], inits)
+    assert train_module._parallel(model, 1) is model and dist.wrapped == [model]
+
+
+def test_each_rank_samples_its_shard(monkeypatch):
+    DistributedStandIn(monkeypatch, True)
+    sampler = train_module._sampler(ToyData(), 1, 0, 1, 3)
+    assert list(sampler) == [[(0, 1)], [(1, 2)]]  # epoch orders [0, 2, 3, 1], [1, 2, 0, 3]: rank 1 takes 2, 1 | 2, 3
+    with pytest.raises(UserError) as error:
+        train_module._sampler(ToyData(), 4, 0, 0, 3)
+    assert str(error.value) == "train_dataset has 4 samples, fewer than batch_size 4 x 2 process(es); lower batch_size"
+
+
+def test_defaults_log_every_10_iterations_and_save_at_the_end(tmp_path, log):
+    model = ToyModel()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    train(model, ToyData(), optimizer, {"types": [mean_and_max], "coef": [0.5]}, 12, 2, save_dir=str(tmp_path),
+          seed=0)
+    assert [re.search(r"iter: (\d+)/12", m).group(1) for m in log.find("[TRAIN]")] == ["10", "12"]
+    assert os.listdir(tmp_path) == ["iter_12"]
+
+
+def test_the_seed_orders_the_data_and_a_missing_one_is_drawn_and_saved(tmp_path, log):
+    """Seed 1: epoch 0 is RandomState((1, 0)).permutation(4) = [0, 3, 2, 1]: (0, 3) gives 0.5 * (8.5 + 16)."""
+    toy_train(tmp_path / "one", 2, seed=1, log_iters=1)
+    assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["12.2500", "3.5000"]
+    toy_train(tmp_path / "drawn", 1, seed=None)
+    seed = paddle.load(str(tmp_path / "drawn" / "iter_1" / "model.pdstates"))["seed"]
+    assert isinstance(seed, int) and 0 <= seed < 2 ** 31
+    assert log.find("Start training")[-1] == "Start training from iter 1 to 1 (data seed {})".format(seed)
+
+
+def test_the_resume_line_names_the_checkpoints_metric(tmp_path, log):
+    toy_train(tmp_path, 2, save_best_metric="Acc")
+    toy_train(tmp_path, 2, resume_model="auto")
+    assert log.find("Resume") == ["Resume model from {} at iter 2 (best Acc -1.0000 at iter -1)".format(
+        tmp_path / "iter_2")]
