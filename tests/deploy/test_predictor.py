@@ -202,6 +202,84 @@ def test_tune_trt_shapes_needs_a_gpu(monkeypatch, tmp_path):
         P.tune_trt_shapes(str(tmp_path), [], str(tmp_path / "s.pbtxt"))
 
 
+class RecordingEngine:
+    """Stands in for a Paddle Inference predictor on a GPU: records what is fed and run."""
+
+    def __init__(self, config):
+        self.config, self.events = config, []
+        self.handles = {name: self._handle(name) for name in ("x", "out")}
+
+    def _handle(self, name):
+        engine = self
+
+        class Handle:
+            def reshape(self, shape):
+                engine.events.append(("reshape", name, shape))
+
+            def copy_from_cpu(self, array):
+                engine.events.append(("copy", name, array.dtype, array.flags["C_CONTIGUOUS"], array.tolist()))
+
+            def copy_to_cpu(self):
+                return np.zeros((1, 2, 2, 2), np.float32)
+        return Handle()
+
+    def get_input_names(self):
+        return ["x"]
+
+    def get_output_names(self):
+        return ["out"]
+
+    def get_input_handle(self, name):
+        return self.handles[name]
+
+    def get_output_handle(self, name):
+        return self.handles[name]
+
+    def run(self):
+        self.events.append(("run",))
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch, recording):
+    engines = []
+    monkeypatch.setattr(P, "gpu_available", lambda: True)
+    monkeypatch.setattr(P.paddle_infer, "create_predictor", lambda config: engines.append(
+        RecordingEngine(config)) or engines[-1])
+    return engines
+
+
+def test_tune_trt_shapes_runs_every_batch_and_records_shapes(fake_gpu, logits_dir, tmp_path):
+    batches = [np.ones((1, 3, 2, 2)), np.zeros((2, 3, 1, 2), np.float32)[:, :, :, ::-1]]
+    P.tune_trt_shapes(str(logits_dir), batches, str(tmp_path / "s.pbtxt"), gpu_id=3)
+    engine, = fake_gpu
+    assert engine.config.called("enable_use_gpu") == [((256, 3), {})]
+    assert engine.config.called("collect_shape_range_info") == [((str(tmp_path / "s.pbtxt"),), {})]
+    assert not engine.config.called("enable_tensorrt_engine")
+    assert engine.events == [("reshape", "x", [1, 3, 2, 2]), ("copy", "x", np.float32, True, batches[0].tolist()),
+                             ("run",), ("reshape", "x", [2, 3, 1, 2]),
+                             ("copy", "x", np.float32, True, batches[1].tolist()), ("run",)]
+
+
+def test_gpu_predictor_passes_its_options_to_the_config(fake_gpu, logits_dir, monkeypatch):
+    messages = []
+    monkeypatch.setattr(P.logger, "info", messages.append)
+    shapes = str(logits_dir / "tuned.pbtxt")
+    predictor = P.Predictor(str(logits_dir), device="gpu", precision="fp16", use_trt=True, min_subgraph_size=4,
+                            auto_tuned_shape_file=shapes, gpu_id=1, print_detail=True)
+    config = fake_gpu[0].config
+    assert config.called("enable_use_gpu") == [((256, 1), {})]
+    assert config.called("enable_tensorrt_engine")[0][1]["min_subgraph_size"] == 4
+    assert config.called("enable_tensorrt_engine")[0][1]["precision_mode"] == P.paddle_infer.PrecisionType.Half
+    assert not config.called("disable_glog_info")
+    assert (predictor.device, predictor.precision) == ("gpu", "fp16")
+    assert messages == ["Predictor: {} on gpu (fp16, TensorRT)".format(os.path.join(str(logits_dir), "model.pdmodel"))]
+    assert predictor(np.ones((1, 3, 2, 2))).shape == (1, 2, 2, 2)
+    assert fake_gpu[0].events[0] == ("reshape", "x", [1, 3, 2, 2])
+    P.Predictor(str(logits_dir), device="gpu", precision="fp32", cpu_threads=2)
+    assert messages[-1].endswith("on gpu (fp32)")
+    assert fake_gpu[1].config.called("disable_glog_info") == [((), {})]
+
+
 def test_native_stderr_silenced(capfd):
     with P._native_stderr_silenced(True):
         os.write(2, b"dropped ")
@@ -230,6 +308,13 @@ def test_predictor_interface(model, logits_dir, monkeypatch):
         predictor(x[0])
     P.Predictor(str(logits_dir), precision="fp32", use_onednn=False, cpu_threads=1)
     assert messages[-1].endswith("on cpu (fp32)")
+
+
+def test_print_detail_keeps_paddle_inference_output(logits_dir, capfd):
+    P.Predictor(str(logits_dir), precision="fp32", cpu_threads=1)
+    assert "Running IR pass" not in capfd.readouterr().err
+    P.Predictor(str(logits_dir), precision="fp32", cpu_threads=1, print_detail=True)
+    assert "Running IR pass" in capfd.readouterr().err
 
 
 def test_predictor_defaults_without_output_op(model, logits_dir, tmp_path):
