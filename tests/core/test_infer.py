@@ -126,6 +126,7 @@ def test_half_precision_output_is_cast_to_float32():
     logits = infer.inference(HalfPrecisionNet(), image(4, 5), is_slide=True,
                              crop_size=(3, 3), stride=(2, 2))
     assert logits.dtype == paddle.float32
+    assert infer.inference(HalfPrecisionNet(), image(4, 5)).dtype == paddle.float32
 
 
 def test_aug_inference_flips_on_equivariant_model_equal_plain():
@@ -191,8 +192,9 @@ def test_binary_model_helpers():
 def test_multiclass_helpers():
     raw = np.random.default_rng(4).normal(size=(2, 3, 4, 5)).astype(np.float32)
     logits = paddle.to_tensor(raw)
-    pred = infer.logits_to_pred(logits).numpy()
-    np.testing.assert_array_equal(pred[:, 0], raw.argmax(axis=1))
+    pred = infer.logits_to_pred(logits)
+    assert pred.dtype == paddle.int32 and pred.shape == [2, 1, 4, 5]
+    np.testing.assert_array_equal(pred.numpy()[:, 0], raw.argmax(axis=1))
     prob = infer.logits_to_prob(logits).numpy()
     np.testing.assert_allclose(prob, np.exp(raw) / np.exp(raw).sum(1, keepdims=True), rtol=1e-5)
 
@@ -293,6 +295,12 @@ def test_slide_mirror_margin_is_at_least_eight():
     got = infer.slide_inference(model, paddle.to_tensor(x[None]), (16, 16), (12, 12), mirror_pad=True).numpy()
     assert model.shapes[0] == [1, 3, 16, 16]  # (16 - 12) // 2 = 2 < 8: margin 8, padded to 28x28
     np.testing.assert_allclose(got[0], np_slide(x, (16, 16), (12, 12), margins=(8, 8)), rtol=1e-5, atol=1e-4)
+
+
+def test_slide_one_pixel_windows():
+    im = paddle.to_tensor(np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3).repeat(3, axis=1))
+    got = infer.slide_inference(RampNet(), im, crop_size=(1, 1), stride=(1, 1)).numpy()
+    np.testing.assert_allclose(got[0, 0], [[0, 1, 2], [3, 4, 5]])  # every window is column 0 of its own
 
 
 def test_slide_gap_error_names_stride_and_crop():
