@@ -188,6 +188,9 @@ def test_tensorrt_default_shapes_and_tuned_file(recording, tmp_path):
     assert config.called("set_trt_dynamic_shape_info") == [(
         ({"x": [1, 3, 32, 32]}, {"x": [1, 3, 2048, 2048]}, {"x": [1, 3, 512, 512]}), {})]
     assert config.called("enable_tensorrt_engine")[0][1]["min_subgraph_size"] == 3
+    config = P.build_config("d", {"input_shape": [None, None, 16, None]}, device="gpu", precision="fp32",
+                            use_trt=True)
+    assert config.called("set_trt_dynamic_shape_info")[0][0][0] == {"x": [1, 3, 16, 32]}  # free C: 3
     tuned = tmp_path / "shapes.pbtxt"
     tuned.write_text("")
     config = P.build_config("d", {"input_shape": [2, 3, 8, 8]}, device="gpu", precision="fp32", use_trt=True,
@@ -240,6 +243,13 @@ class RecordingEngine:
 
 
 @pytest.fixture
+def yaml_dir(tmp_path):
+    """An export directory with only deploy.yaml (the recording stand-ins never read the model files)."""
+    (tmp_path / "deploy.yaml").write_text(yaml.safe_dump({"Deploy": {"output_op": "none"}}))
+    return tmp_path
+
+
+@pytest.fixture
 def fake_gpu(monkeypatch, recording):
     engines = []
     monkeypatch.setattr(P, "gpu_available", lambda: True)
@@ -248,9 +258,11 @@ def fake_gpu(monkeypatch, recording):
     return engines
 
 
-def test_tune_trt_shapes_runs_every_batch_and_records_shapes(fake_gpu, logits_dir, tmp_path):
+def test_tune_trt_shapes_runs_every_batch_and_records_shapes(fake_gpu, yaml_dir, tmp_path, monkeypatch):
+    messages = []
+    monkeypatch.setattr(P.logger, "info", messages.append)
     batches = [np.ones((1, 3, 2, 2)), np.zeros((2, 3, 1, 2), np.float32)[:, :, :, ::-1]]
-    P.tune_trt_shapes(str(logits_dir), batches, str(tmp_path / "s.pbtxt"), gpu_id=3)
+    P.tune_trt_shapes(str(yaml_dir), batches, str(tmp_path / "s.pbtxt"), gpu_id=3)
     engine, = fake_gpu
     assert engine.config.called("enable_use_gpu") == [((256, 3), {})]
     assert engine.config.called("collect_shape_range_info") == [((str(tmp_path / "s.pbtxt"),), {})]
@@ -258,13 +270,14 @@ def test_tune_trt_shapes_runs_every_batch_and_records_shapes(fake_gpu, logits_di
     assert engine.events == [("reshape", "x", [1, 3, 2, 2]), ("copy", "x", np.float32, True, batches[0].tolist()),
                              ("run",), ("reshape", "x", [2, 3, 1, 2]),
                              ("copy", "x", np.float32, True, batches[1].tolist()), ("run",)]
+    assert messages == ["TensorRT dynamic shapes written to {}".format(tmp_path / "s.pbtxt")]
 
 
-def test_gpu_predictor_passes_its_options_to_the_config(fake_gpu, logits_dir, monkeypatch):
+def test_gpu_predictor_passes_its_options_to_the_config(fake_gpu, yaml_dir, monkeypatch):
     messages = []
     monkeypatch.setattr(P.logger, "info", messages.append)
-    shapes = str(logits_dir / "tuned.pbtxt")
-    predictor = P.Predictor(str(logits_dir), device="gpu", precision="fp16", use_trt=True, min_subgraph_size=4,
+    shapes = str(yaml_dir / "tuned.pbtxt")
+    predictor = P.Predictor(str(yaml_dir), device="gpu", precision="fp16", use_trt=True, min_subgraph_size=4,
                             auto_tuned_shape_file=shapes, gpu_id=1, print_detail=True)
     config = fake_gpu[0].config
     assert config.called("enable_use_gpu") == [((256, 1), {})]
@@ -272,10 +285,10 @@ def test_gpu_predictor_passes_its_options_to_the_config(fake_gpu, logits_dir, mo
     assert config.called("enable_tensorrt_engine")[0][1]["precision_mode"] == P.paddle_infer.PrecisionType.Half
     assert not config.called("disable_glog_info")
     assert (predictor.device, predictor.precision) == ("gpu", "fp16")
-    assert messages == ["Predictor: {} on gpu (fp16, TensorRT)".format(os.path.join(str(logits_dir), "model.pdmodel"))]
+    assert messages == ["Predictor: {} on gpu (fp16, TensorRT)".format(os.path.join(str(yaml_dir), "model.pdmodel"))]
     assert predictor(np.ones((1, 3, 2, 2))).shape == (1, 2, 2, 2)
     assert fake_gpu[0].events[0] == ("reshape", "x", [1, 3, 2, 2])
-    P.Predictor(str(logits_dir), device="gpu", precision="fp32", cpu_threads=2)
+    P.Predictor(str(yaml_dir), device="gpu", precision="fp32", cpu_threads=2)
     assert messages[-1].endswith("on gpu (fp32)")
     assert fake_gpu[1].config.called("disable_glog_info") == [((), {})]
 
