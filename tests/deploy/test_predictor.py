@@ -166,6 +166,8 @@ def test_gpu_config(recording):
     assert not config.called("enable_tensorrt_engine") and not config.called("disable_gpu")
     config = P.build_config("d", {}, device="gpu", precision="fp16")
     assert config.called("enable_use_gpu") == [((256, 0), {}), ((256, 0, P.paddle_infer.PrecisionType.Half), {})]
+    config = P.build_config("d", {}, device="gpu", precision="fp16", gpu_id=2)
+    assert config.called("enable_use_gpu") == [((256, 2), {}), ((256, 2, P.paddle_infer.PrecisionType.Half), {})]
 
 
 @pytest.mark.parametrize("precision,mode", [("fp16", "Half"), ("int8", "Int8"), ("fp32", "Float32")])
@@ -201,7 +203,7 @@ def test_tensorrt_default_shapes_and_tuned_file(recording, tmp_path):
 
 def test_tune_trt_shapes_needs_a_gpu(monkeypatch, tmp_path):
     monkeypatch.setattr(P, "gpu_available", lambda: False)
-    with pytest.raises(RuntimeError, match="TensorRT shape tuning needs a CUDA GPU"):
+    with pytest.raises(RuntimeError, match="^TensorRT shape tuning needs a CUDA GPU$"):
         P.tune_trt_shapes(str(tmp_path), [], str(tmp_path / "s.pbtxt"))
 
 
@@ -250,11 +252,17 @@ def yaml_dir(tmp_path):
 
 
 @pytest.fixture
-def fake_gpu(monkeypatch, recording):
-    engines = []
+def engines(monkeypatch, recording):
+    """Predictors get a RecordingConfig and a RecordingEngine; returns the engines made."""
+    made = []
+    monkeypatch.setattr(P.paddle_infer, "create_predictor", lambda config: made.append(
+        RecordingEngine(config)) or made[-1])
+    return made
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch, engines):
     monkeypatch.setattr(P, "gpu_available", lambda: True)
-    monkeypatch.setattr(P.paddle_infer, "create_predictor", lambda config: engines.append(
-        RecordingEngine(config)) or engines[-1])
     return engines
 
 
@@ -262,15 +270,17 @@ def test_tune_trt_shapes_runs_every_batch_and_records_shapes(fake_gpu, yaml_dir,
     messages = []
     monkeypatch.setattr(P.logger, "info", messages.append)
     batches = [np.ones((1, 3, 2, 2)), np.zeros((2, 3, 1, 2), np.float32)[:, :, :, ::-1]]
-    P.tune_trt_shapes(str(yaml_dir), batches, str(tmp_path / "s.pbtxt"), gpu_id=3)
-    engine, = fake_gpu
-    assert engine.config.called("enable_use_gpu") == [((256, 3), {})]
+    P.tune_trt_shapes(str(yaml_dir), batches, str(tmp_path / "s.pbtxt"))
+    P.tune_trt_shapes(str(yaml_dir), [], str(tmp_path / "s.pbtxt"), gpu_id=3)
+    engine, other = fake_gpu
+    assert engine.config.called("enable_use_gpu") == [((256, 0), {})]
+    assert other.config.called("enable_use_gpu") == [((256, 3), {})]
     assert engine.config.called("collect_shape_range_info") == [((str(tmp_path / "s.pbtxt"),), {})]
     assert not engine.config.called("enable_tensorrt_engine")
     assert engine.events == [("reshape", "x", [1, 3, 2, 2]), ("copy", "x", np.float32, True, batches[0].tolist()),
                              ("run",), ("reshape", "x", [2, 3, 1, 2]),
                              ("copy", "x", np.float32, True, batches[1].tolist()), ("run",)]
-    assert messages == ["TensorRT dynamic shapes written to {}".format(tmp_path / "s.pbtxt")]
+    assert messages == ["TensorRT dynamic shapes written to {}".format(tmp_path / "s.pbtxt")] * 2
 
 
 def test_gpu_predictor_passes_its_options_to_the_config(fake_gpu, yaml_dir, monkeypatch):
@@ -353,7 +363,7 @@ def test_auto_precision_runs_bf16(model, logits_dir):
 def test_predictor_model_plays_an_eval_only_model(model, logits_dir):
     engine = P.PredictorModel(P.Predictor(str(logits_dir), precision="fp32", cpu_threads=1))
     assert engine.eval() is engine and engine.train(False) is engine and engine.training is False
-    with pytest.raises(RuntimeError, match="cannot be trained"):
+    with pytest.raises(RuntimeError, match="^An inference-engine model cannot be trained$"):
         engine.train()
     out = engine(paddle.to_tensor(x32(3)))
     assert isinstance(out, list) and len(out) == 1 and isinstance(out[0], paddle.Tensor)
@@ -365,3 +375,13 @@ def test_inference_model_into_save_dir(model, tmp_path):
     assert P.load_deploy_config(str(tmp_path))[1]["output_op"] == "none"
     assert engine.predictor.precision == "fp32"
     np.testing.assert_allclose(engine(paddle.to_tensor(x32(4)))[0].numpy(), forward(model, x32(4)), atol=1e-4)
+
+
+def test_inference_model_defaults_and_cpu_threads(model, engines):
+    engine = P.inference_model(model, cpu_threads=2)
+    assert engines[0].config.called("set_cpu_math_library_num_threads") == [((2,), {})]
+    assert engine.predictor.precision == ("bf16" if P.cpu_has_fast_bf16() else "fp32")  # precision 'auto'
+    assert engine.predictor.device == "cpu" and engine.predictor.output_op == "none"
+    assert not os.path.exists(engine.predictor.model_dir)  # the temporary export is gone
+    P.inference_model(model, precision="fp32", cpu_threads=3, save_dir=str(engine.predictor.model_dir))
+    assert engines[1].config.called("set_cpu_math_library_num_threads") == [((3,), {})]
