@@ -391,7 +391,7 @@ def test_inference_model_into_save_dir(model, tmp_path):
     np.testing.assert_allclose(engine(paddle.to_tensor(x32(4)))[0].numpy(), forward(model, x32(4)), atol=1e-4)
 
 
-def test_inference_model_defaults_and_cpu_threads(model, engines):
+def test_inference_model_defaults_and_cpu_threads(model, engines, monkeypatch):
     engine = P.inference_model(model, cpu_threads=2)
     assert engines[0].config.called("set_cpu_math_library_num_threads") == [((2,), {})]
     assert engine.predictor.precision == ("bf16" if P.cpu_has_fast_bf16() else "fp32")  # precision 'auto'
@@ -399,3 +399,5 @@ def test_inference_model_defaults_and_cpu_threads(model, engines):
     assert not os.path.exists(engine.predictor.model_dir)  # the temporary export is gone
     P.inference_model(model, precision="fp32", cpu_threads=3, save_dir=str(engine.predictor.model_dir))
     assert engines[1].config.called("set_cpu_math_library_num_threads") == [((3,), {})]
+    monkeypatch.setattr(P, "gpu_available", lambda: True)
+    assert P.inference_model(model, device="gpu", save_dir=str(engine.predictor.model_dir)).predictor.device == "gpu"
