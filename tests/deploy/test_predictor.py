@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from paddleseg_lite.deploy import predictor as P
-from paddleseg_lite.deploy.export import export_model
+from paddleseg_lite.deploy.export import export_model, write_deploy_yaml
 from paddleseg_lite.models import UNet
 from paddleseg_lite.utils.cpu import available_cpus
 
@@ -309,8 +309,8 @@ def test_gpu_predictor_passes_its_options_to_the_config(fake_gpu, yaml_dir, monk
 
 
 def test_cpu_predictor_passes_its_options_to_the_config(engines, yaml_dir):
-    P.Predictor(str(yaml_dir), precision="fp32", cpu_threads=2, use_onednn=False)
-    assert engines[0].config.called("set_cpu_math_library_num_threads") == [((2,), {})]
+    P.Predictor(str(yaml_dir), precision="fp32", cpu_threads=7, use_onednn=False)
+    assert engines[0].config.called("set_cpu_math_library_num_threads") == [((7,), {})]
     assert engines[0].config.called("disable_onednn") == [((), {})] and not engines[0].config.called("enable_onednn")
     with pytest.raises(ValueError, match="needs oneDNN"):
         P.Predictor(str(yaml_dir), precision="bf16", use_onednn=False)
@@ -384,20 +384,21 @@ def test_predictor_model_plays_an_eval_only_model(model, logits_dir):
     np.testing.assert_allclose(out[0].numpy(), forward(model, x32(3)), atol=1e-4, rtol=0)
 
 
-def test_inference_model_into_save_dir(model, tmp_path):
-    engine = P.inference_model(model, precision="fp32", cpu_threads=1, save_dir=str(tmp_path))
-    assert P.load_deploy_config(str(tmp_path))[1]["output_op"] == "none"
-    assert engine.predictor.precision == "fp32"
-    np.testing.assert_allclose(engine(paddle.to_tensor(x32(4)))[0].numpy(), forward(model, x32(4)), atol=1e-4)
+def test_inference_model_exports_logits_and_forwards_options(model, engines, monkeypatch, tmp_path):
+    exports = []
 
-
-def test_inference_model_defaults_and_cpu_threads(model, engines, monkeypatch):
-    engine = P.inference_model(model, cpu_threads=2)
-    assert engines[0].config.called("set_cpu_math_library_num_threads") == [((2,), {})]
+    def export(net, save_dir, output_op):  # the real export is checked in test_export.py
+        exports.append((net, output_op))
+        write_deploy_yaml(save_dir, [], output_op=output_op)
+    monkeypatch.setattr(P, "export_model", export)
+    engine = P.inference_model(model, cpu_threads=7)
+    assert exports == [(model, "none")]
+    assert engines[0].config.called("set_cpu_math_library_num_threads") == [((7,), {})]
     assert engine.predictor.precision == ("bf16" if P.cpu_has_fast_bf16() else "fp32")  # precision 'auto'
     assert engine.predictor.device == "cpu" and engine.predictor.output_op == "none"
     assert not os.path.exists(engine.predictor.model_dir)  # the temporary export is gone
-    P.inference_model(model, precision="fp32", cpu_threads=3, save_dir=str(engine.predictor.model_dir))
+    engine = P.inference_model(model, precision="fp32", cpu_threads=3, save_dir=str(tmp_path))
     assert engines[1].config.called("set_cpu_math_library_num_threads") == [((3,), {})]
+    assert engine.predictor.precision == "fp32" and engine.predictor.model_dir == str(tmp_path)
     monkeypatch.setattr(P, "gpu_available", lambda: True)
-    assert P.inference_model(model, device="gpu", save_dir=str(engine.predictor.model_dir)).predictor.device == "gpu"
+    assert P.inference_model(model, device="gpu", save_dir=str(tmp_path)).predictor.device == "gpu"
