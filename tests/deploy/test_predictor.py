@@ -355,13 +355,15 @@ def test_print_detail_keeps_paddle_inference_output(logits_dir, capfd):
     assert "Running IR pass" in capfd.readouterr().err
 
 
-def test_predictor_defaults_without_output_op(model, logits_dir, tmp_path):
+def test_predictor_defaults_without_output_op(model, logits_dir, tmp_path, monkeypatch):
+    messages = []
+    monkeypatch.setattr(P.logger, "info", messages.append)
     for name in ("model.pdmodel", "model.pdiparams"):
         os.link(logits_dir / name, tmp_path / name)
-    (tmp_path / "deploy.yaml").write_text(yaml.safe_dump({"Deploy": {"model": "model.pdmodel",
-                                                                      "params": "model.pdiparams"}}))
+    (tmp_path / "deploy.yaml").write_text(yaml.safe_dump({"Deploy": {}}))  # default file names, output_op
     predictor = P.Predictor(str(tmp_path), precision="fp32", cpu_threads=1)
     assert predictor.output_op == "argmax" and predictor.transforms == []
+    assert messages == ["Predictor: {} on cpu (fp32, oneDNN)".format(os.path.join(str(tmp_path), "model.pdmodel"))]
     with pytest.raises(ValueError, match=r"^PredictorModel needs logits: export with output_op='none' \(got 'argmax'\)$"):
         P.PredictorModel(predictor)
 
