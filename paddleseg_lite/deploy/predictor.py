@@ -105,6 +105,8 @@ def _cpu_config(config, options):
         if options["precision"] == "bf16":
             config.enable_onednn_bfloat16()
             config.set_bfloat16_op(set(BF16_OPS))
+    else:
+        config.disable_onednn()  # Paddle Inference enables oneDNN by default
 
 
 def build_config(model_dir, deploy, **options):

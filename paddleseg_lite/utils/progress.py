@@ -16,9 +16,11 @@ class Progbar:
         total (int): Number of steps.
         width (int): Bar width in characters.
         enabled (bool): Print nothing when False (non-zero ranks).
+        stream (file, optional): Where to write; default: sys.stderr at the time of the call.
     """
 
-    def __init__(self, total, width=30, enabled=True, stream=sys.stderr):
+    def __init__(self, total, width=30, enabled=True, stream=None):
+        stream = sys.stderr if stream is None else stream
         self.total, self.width, self.enabled, self.stream = total, width, enabled, stream
         self.interactive = hasattr(stream, "isatty") and stream.isatty()
         self.start = time.time()

@@ -1,5 +1,6 @@
 """tools/predict.py in-process: palette PNGs of class ids, blended images, probability maps; an image,
 a folder (recursive) or a list file."""
+import math
 import os
 import struct
 import zlib
@@ -9,10 +10,9 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core.infer import inference, logits_to_pred
-from paddleseg_lite.cvlibs import Config
 from paddleseg_lite import cli
-from paddleseg_lite.utils.visual import color_map
+from paddleseg_lite.core.predict import predict
+from paddleseg_lite.transforms import Compose, Padding
 from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 
 PREDICT = load_tool("predict")
@@ -52,24 +52,71 @@ def run_predict(root, image_path, save_dir, *args):
                   "--image_path", str(image_path), "--save_dir", str(save_dir), *args, "--opts", *TINY])
 
 
-def expected_pred(model, image_path):
-    transforms = Config(CONFIG, opts=TINY).val_transforms
-    data = transforms({"img": str(image_path), "trans_info": [], "gt_fields": []})
+def dygraph_logits(model, image_path):
+    """The model's own forward pass on the image normalised by hand (RGB, (x/255 - 0.5) / 0.5)."""
+    rgb = cv2.imread(str(image_path))[:, :, ::-1].astype(np.float32)
     model.eval()
-    logits = inference(model, paddle.to_tensor(data["img"][None]), data["trans_info"])
-    return logits_to_pred(logits).numpy()[0, 0]
+    with paddle.no_grad():
+        return model(paddle.to_tensor(((rgb / 255 - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()))[0].numpy()[0]
 
 
 def test_one_image_gives_class_id_palette_png_blend_and_probability(setup, tmp_path):
     root, model = setup
-    run_predict(root, root / "images" / "a.png", tmp_path, "--save_prob")
+    run_predict(root, root / "images" / "a.png", tmp_path, "--save_prob", "--precision", "fp32")
+    logits = dygraph_logits(model, root / "images" / "a.png")
     values, palette = read_palette_png(tmp_path / "pseudo_color_prediction" / "a.png")
-    np.testing.assert_array_equal(values, expected_pred(model, root / "images" / "a.png"))
-    np.testing.assert_array_equal(palette[:2], color_map(2))
+    np.testing.assert_array_equal(values, logits.argmax(0))
+    np.testing.assert_array_equal(palette[:3], [[128, 0, 0], [0, 128, 0], [128, 128, 0]])
     assert cv2.imread(str(tmp_path / "added_prediction" / "a.png")).shape == (24, 40, 3)
     prob = cv2.imread(str(tmp_path / "probability_map" / "a.png"), cv2.IMREAD_UNCHANGED)
     assert prob.shape == (24, 40) and prob.dtype == np.uint8
-    np.testing.assert_array_equal(prob > 127, values == 1)
+    want = 255 / (1 + np.exp(logits[0] - logits[1]))  # softmax of class 1, x 255
+    assert np.abs(prob - want).max() <= 0.51
+
+
+class RedNet(paddle.nn.Layer):
+    """Logits [0, (R - 100) * ln3 / 50]: class 1 where red > 100; p(class 1) = 0.75 at red 150, 0.25 at 50."""
+
+    def forward(self, x):
+        fg = (x[:, :1] - 100) * (math.log(3) / 50)
+        return [paddle.concat([paddle.zeros_like(fg), fg], axis=1)]
+
+
+BGR = np.array([[[10, 20, 150], [30, 40, 50], [200, 100, 150]],
+                [[0, 0, 50], [255, 255, 255], [60, 70, 80]]], np.uint8)  # red: 150 50 150 / 50 255 80
+
+
+@pytest.fixture
+def red_image(tmp_path):
+    os.makedirs(tmp_path / "in" / "sub")
+    cv2.imwrite(str(tmp_path / "in" / "sub" / "x.png"), BGR)
+    return tmp_path / "in"
+
+
+def test_predict_writes_literal_palette_blend_and_probability(red_image, tmp_path):
+    # Padding records trans_info: the outputs must be cropped back to the 2x3 image.
+    transforms = Compose([Padding(target_size=(4, 4), im_padding_value=0)])
+    predict(RedNet(), transforms, [str(red_image / "sub" / "x.png")], str(red_image), save_dir=str(tmp_path / "out"),
+            save_prob=True)
+    values, palette = read_palette_png(tmp_path / "out" / "pseudo_color_prediction" / "sub" / "x.png")
+    np.testing.assert_array_equal(values, [[1, 0, 1], [0, 1, 0]])
+    np.testing.assert_array_equal(palette[:3], [[128, 0, 0], [0, 128, 0], [128, 128, 0]])
+    # 0.6 * image + 0.4 * colour (BGR): class 0 (128, 0, 0) RGB adds 51.2 to red, class 1 (0, 128, 0) to green
+    added = cv2.imread(str(tmp_path / "out" / "added_prediction" / "sub" / "x.png"))
+    np.testing.assert_array_equal(added, [[[6, 63, 90], [18, 24, 81], [120, 111, 90]],
+                                          [[0, 0, 81], [153, 204, 153], [36, 42, 99]]])
+    prob = cv2.imread(str(tmp_path / "out" / "probability_map" / "sub" / "x.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(prob, [[191, 64, 191], [64, 247, 100]])  # round(255 * sigmoid(logit))
+
+
+def test_predict_custom_color_replaces_the_first_colours(red_image, tmp_path):
+    predict(RedNet(), Compose([]), [str(red_image / "sub" / "x.png")], str(red_image), save_dir=str(tmp_path),
+            custom_color=[255, 0, 0, 0, 0, 255])
+    _, palette = read_palette_png(tmp_path / "pseudo_color_prediction" / "sub" / "x.png")
+    np.testing.assert_array_equal(palette[:3], [[255, 0, 0], [0, 0, 255], [128, 128, 0]])
+    added = cv2.imread(str(tmp_path / "added_prediction" / "sub" / "x.png"))
+    np.testing.assert_array_equal(added[0], [[108, 12, 90], [18, 24, 132], [222, 60, 90]])  # + 0.4 * 255
+    assert not os.path.exists(tmp_path / "probability_map")
 
 
 @pytest.mark.parametrize("source", ["images", "images/list.txt"])
