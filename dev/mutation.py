@@ -22,20 +22,24 @@ import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 WORK = os.path.join(ROOT, ".mutation")
-COPY = ("paddleseg_lite", "tests", "configs", "tools", "deploy", "pytest.ini")
+COPY = ("paddleseg_lite", "tests", "configs", "tools", "deploy", "pytest.ini", ".importlinter")
 AREAS = {  # area: (modules to mutate, tests that check them)
-    "metrics": (["paddleseg_lite/utils/metrics.py"], ["tests/utils"]),
+    "metrics": (["paddleseg_lite/utils/metrics/*"], ["tests/utils/test_metrics.py"]),
+    "label and argument rules": (["paddleseg_lite/utils/labels.py", "paddleseg_lite/utils/validate.py"],
+                                 ["tests/utils/test_labels.py", "tests/utils/test_validate.py"]),
     "losses": (["paddleseg_lite/models/losses/*"], ["tests/models/test_losses.py", "tests/models/test_loss_utils.py",
                                                      "tests/models/test_border_weight_map.py"]),
-    "config/builder": (["paddleseg_lite/cvlibs/*"], ["tests/cvlibs"]),
+    "config/builder": (["paddleseg_lite/cvlibs/*", "paddleseg_lite/registry.py"], ["tests/cvlibs"]),
     "transforms": (["paddleseg_lite/transforms/*"], ["tests/transforms"]),
-    "models": ([f"paddleseg_lite/models/{m}.py" for m in ("unet", "attention_unet", "unet_plusplus", "res_unet",
-                                                         "layers", "checkpoint_io")],
+    "models": ([f"paddleseg_lite/models/{m}.py" for m in ("base", "unet", "attention_unet", "unet_plusplus",
+                                                         "res_unet", "layers", "checkpoint_io")],
                ["tests/models/test_unet.py", "tests/models/test_model_family.py", "tests/models/test_layers.py",
                 "tests/models/test_checkpoint_io.py", "tests/models/test_reference_outputs.py"]),
-    "training/checkpoint": ([f"paddleseg_lite/core/{m}.py" for m in ("train", "checkpoint", "loader")],
+    "training/checkpoint": ([f"paddleseg_lite/core/{m}.py" for m in ("trainer", "steps", "train_log", "distributed",
+                                                                    "train", "checkpoint", "loader")],
                             ["tests/core/test_train.py", "tests/core/test_checkpoint.py", "tests/core/test_loader.py"]),
-    "inference": (["paddleseg_lite/core/infer.py", "paddleseg_lite/deploy/predictor.py"],
+    "inference": (["paddleseg_lite/core/infer.py", "paddleseg_lite/core/inference_options.py",
+                   "paddleseg_lite/deploy/predictor.py"],
                   ["tests/core/test_infer.py", "tests/core/test_predict.py", "tests/deploy"]),
 }
 KILLED = {1, 3, 36, 24, -24}  # mutmut's exit codes for "killed" and "timeout"
