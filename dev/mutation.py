@@ -25,8 +25,8 @@ WORK = os.path.join(ROOT, ".mutation")
 COPY = ("paddleseg_lite", "tests", "configs", "tools", "deploy", "pytest.ini", ".importlinter")
 AREAS = {  # area: (modules to mutate, tests that check them)
     "metrics": (["paddleseg_lite/utils/metrics/*"], ["tests/utils/test_metrics.py"]),
-    "label and argument rules": (["paddleseg_lite/utils/labels.py", "paddleseg_lite/utils/validate.py"],
-                                 ["tests/utils/test_labels.py", "tests/utils/test_validate.py"]),
+    "rules": (["paddleseg_lite/utils/labels.py", "paddleseg_lite/utils/validate.py"],
+              ["tests/utils/test_labels.py", "tests/utils/test_validate.py"]),
     "losses": (["paddleseg_lite/models/losses/*"], ["tests/models/test_losses.py", "tests/models/test_loss_utils.py",
                                                      "tests/models/test_border_weight_map.py"]),
     "config/builder": (["paddleseg_lite/cvlibs/*", "paddleseg_lite/registry.py"], ["tests/cvlibs"]),
