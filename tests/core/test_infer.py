@@ -308,12 +308,17 @@ def test_slide_gap_error_names_stride_and_crop():
         infer.slide_inference(PointwiseNet(), image(10, 10), crop_size=(2, 3), stride=(5, 6))
 
 
-@pytest.mark.parametrize("name,crop,stride", [("crop_size", ("a", "b"), (2, 2)), ("crop_size", (4, 0), (2, 2)),
-                                              ("stride", (4, 4), (-1, 2)), ("stride", (4, 4), (2, 0)),
-                                              ("stride", (4, 4), (1, 2, 3))])
-def test_slide_sizes_must_be_two_positive_ints(name, crop, stride):
+@pytest.mark.parametrize("name,crop,stride,must", [
+    ("crop_size", ("a", "b"), (2, 2), "a list [width, height] of integers >= 1"),
+    ("crop_size", (4, 0), (2, 2), "a list [width, height] of integers >= 1"),
+    ("crop_size", (4.0, 4), (2, 2), "a list [width, height] of integers >= 1"),  # real integers only
+    ("stride", (4, 4), (-1, 2), "a list [width, height] of integers >= 1"),
+    ("stride", (4, 4), (2, 0), "a list [width, height] of integers >= 1"),
+    ("stride", (4, 4), (1, 2, 3), "a list of 2 items [width, height]"),
+    ("stride", (4, 4), 2, "a list [width, height] of integers >= 1")])
+def test_slide_sizes_must_be_two_positive_ints(name, crop, stride, must):
     bad = crop if name == "crop_size" else stride
-    message = f"test_config.{name} (--{name}) must be two positive integers [w, h] for slide inference, got {bad!r}"
+    message = f"test_config.{name} (--{name}) must be {must}, got {bad!r}"
     with pytest.raises(UserError) as err:
         infer.slide_inference(PointwiseNet(), image(6, 6), crop_size=crop, stride=stride)
     assert str(err.value) == message
@@ -392,10 +397,14 @@ def test_aug_inference_passes_slide_options_through():
     np.testing.assert_allclose(got[0], np_slide(x, (30, 30), (6, 8), margins=(9, 12)), rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize("scales", [[], [1.0, 0], -1.0])
-def test_aug_inference_scales_must_be_positive(scales):
-    with pytest.raises(UserError, match=r"test_config.scales \(--scales\) must be positive numbers, got "):
+@pytest.mark.parametrize("scales,message", [
+    ([], "test_config.scales (--scales) must be positive numbers, got []"),
+    ([1.0, 0], "test_config.scales (--scales) must be > 0, got 0"),
+    (-1.0, "test_config.scales (--scales) must be > 0, got -1.0")])
+def test_aug_inference_scales_must_be_positive(scales, message):
+    with pytest.raises(UserError) as err:
         infer.aug_inference(PointwiseNet(), image(4, 4), scales=scales)
+    assert str(err.value) == message
 
 
 def test_reverse_transform_literal_values_crop_before_resize():

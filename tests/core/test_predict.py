@@ -96,8 +96,8 @@ def red_image(tmp_path):
 def test_predict_writes_literal_palette_blend_and_probability(red_image, tmp_path):
     # Padding records trans_info: the outputs must be cropped back to the 2x3 image.
     transforms = Compose([Padding(target_size=(4, 4), im_padding_value=0)])
-    predict(RedNet(), transforms, [str(red_image / "sub" / "x.png")], str(red_image), save_dir=str(tmp_path / "out"),
-            save_prob=True)
+    predict(RedNet(), None, transforms, [str(red_image / "sub" / "x.png")], str(red_image),
+            save_dir=str(tmp_path / "out"), save_prob=True)
     values, palette = read_palette_png(tmp_path / "out" / "pseudo_color_prediction" / "sub" / "x.png")
     np.testing.assert_array_equal(values, [[1, 0, 1], [0, 1, 0]])
     np.testing.assert_array_equal(palette[:3], [[128, 0, 0], [0, 128, 0], [128, 128, 0]])
@@ -110,7 +110,7 @@ def test_predict_writes_literal_palette_blend_and_probability(red_image, tmp_pat
 
 
 def test_predict_custom_color_replaces_the_first_colours(red_image, tmp_path):
-    predict(RedNet(), Compose([]), [str(red_image / "sub" / "x.png")], str(red_image), save_dir=str(tmp_path),
+    predict(RedNet(), None, Compose([]), [str(red_image / "sub" / "x.png")], str(red_image), save_dir=str(tmp_path),
             custom_color=[255, 0, 0, 0, 0, 255])
     _, palette = read_palette_png(tmp_path / "pseudo_color_prediction" / "sub" / "x.png")
     np.testing.assert_array_equal(palette[:3], [[255, 0, 0], [0, 0, 255], [128, 128, 0]])

@@ -11,6 +11,7 @@ import yaml
 from paddleseg_lite.deploy import predictor as P
 from paddleseg_lite.deploy.export import export_model, write_deploy_yaml
 from paddleseg_lite.models import UNet
+from paddleseg_lite.utils import device
 from paddleseg_lite.utils.cpu import available_cpus
 
 
@@ -41,21 +42,18 @@ def forward(model, x):
 
 # ----------------------------------------------------------------------------- device / precision rules
 
-def test_resolve_device():
-    assert P.resolve_device("cpu") == "cpu"
-    with pytest.raises(ValueError, match=r"^device must be 'cpu' or 'gpu', got 'tpu'"):
-        P.resolve_device("tpu")
-
-
-def test_gpu_request_without_gpu_falls_back_to_cpu(monkeypatch):
+def test_predictor_device_falls_back_to_cpu_with_its_own_log_line(engines, yaml_dir, monkeypatch):
+    # the rule itself (utils.device.resolve_device) is tested in tests/utils/test_device.py
     messages = []
-    monkeypatch.setattr(P, "gpu_available", lambda: False)
+    monkeypatch.setattr(device, "gpu_available", lambda: False)
     monkeypatch.setattr(P.logger, "info", messages.append)
-    assert P.resolve_device("gpu") == "cpu"
-    assert messages == ["Predictor: no CUDA GPU available (paddle compiled with CUDA: {}), using cpu".format(
-        paddle.is_compiled_with_cuda())]
-    monkeypatch.setattr(P, "gpu_available", lambda: True)
-    assert P.resolve_device("gpu") == "gpu"
+    predictor = P.Predictor(str(yaml_dir), device="gpu", precision="fp32")
+    assert predictor.device == "cpu" and engines[0].config.called("disable_gpu") == [((), {})]
+    assert messages == ["Predictor: gpu requested but no CUDA GPU is available (paddle compiled with CUDA: {}), "
+                        "using cpu".format(paddle.is_compiled_with_cuda()),
+                        "Predictor: {} on cpu (fp32, oneDNN)".format(os.path.join(str(yaml_dir), "net.pdmodel"))]
+    with pytest.raises(ValueError, match=r"^Predictor: device must be 'cpu' or 'gpu', got 'tpu'$"):
+        P.Predictor(str(yaml_dir), device="tpu")
 
 
 @pytest.mark.parametrize("fast_bf16", [True, False])
@@ -70,7 +68,7 @@ def test_resolve_precision_rules(monkeypatch, fast_bf16):
             P.resolve_precision(p, "cpu")
     with pytest.raises(ValueError, match=r"^precision bf16 on CPU needs oneDNN \(enable_mkldnn\)$"):
         P.resolve_precision("bf16", "cpu", use_onednn=False)
-    with pytest.raises(ValueError, match=r"^precision must be one of .*'fp16'.*got 'double'$"):
+    with pytest.raises(ValueError, match=r"^precision must be one of auto, fp32, bf16, fp16, int8, got 'double'$"):
         P.resolve_precision("double", "cpu")
 
 
@@ -79,13 +77,6 @@ def test_cpu_has_fast_bf16_needs_onednn_and_native_bf16(monkeypatch, onednn, fas
     monkeypatch.setattr(paddle.base.core, "is_compiled_with_onednn", lambda: onednn)
     monkeypatch.setattr(paddle.base.core, "supports_bfloat16_fast_performance", lambda: fast)
     assert P.cpu_has_fast_bf16() is want
-
-
-@pytest.mark.parametrize("cuda,count,want", [(True, 1, True), (True, 0, False), (False, 1, False)])
-def test_gpu_available_needs_cuda_build_and_a_device(monkeypatch, cuda, count, want):
-    monkeypatch.setattr(paddle, "is_compiled_with_cuda", lambda: cuda)
-    monkeypatch.setattr(paddle.device.cuda, "device_count", lambda: count)
-    assert P.gpu_available() is want
 
 
 # ----------------------------------------------------------------------------- deploy.yaml
@@ -264,7 +255,8 @@ def engines(monkeypatch, recording):
 
 @pytest.fixture
 def fake_gpu(monkeypatch, engines):
-    monkeypatch.setattr(P, "gpu_available", lambda: True)
+    monkeypatch.setattr(device, "gpu_available", lambda: True)  # Predictor (resolve_device)
+    monkeypatch.setattr(P, "gpu_available", lambda: True)  # tune_trt_shapes
     return engines
 
 
@@ -404,5 +396,5 @@ def test_inference_model_exports_logits_and_forwards_options(model, engines, mon
     engine = P.inference_model(model, precision="fp32", cpu_threads=3, save_dir=str(tmp_path))
     assert engines[1].config.called("set_cpu_math_library_num_threads") == [((3,), {})]
     assert engine.predictor.precision == "fp32" and engine.predictor.model_dir == str(tmp_path)
-    monkeypatch.setattr(P, "gpu_available", lambda: True)
+    monkeypatch.setattr(device, "gpu_available", lambda: True)
     assert P.inference_model(model, device="gpu", save_dir=str(tmp_path)).predictor.device == "gpu"
