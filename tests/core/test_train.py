@@ -10,8 +10,16 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import train as train_module
-from paddleseg_lite.core.train import NAN_HINT, compute_losses, train
+from paddleseg_lite.core import steps as steps_module
+from paddleseg_lite.core import train_log as train_log_module
+from paddleseg_lite.core import trainer as trainer_module
+from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.core.train import train
+from paddleseg_lite.core.trainer import Trainer
+from paddleseg_lite.cvlibs.run_settings import TrainSettings
+from paddleseg_lite.models.losses import NAN_HINT
+from paddleseg_lite.static import step as static_step_module
+from paddleseg_lite.static import StaticStep
 from paddleseg_lite.utils.errors import UserError
 from tool_runner import TRAIN_LINE, run_tool, train_losses
 
@@ -92,19 +100,23 @@ def test_nan_loss_stops_with_iteration_files_and_hint(tmp_path):
 def test_fp16_on_cpu_is_a_clear_error(tmp_path):
     proc = run_tool("train", "--iters", 2, "--precision", "fp16", "--save_dir", tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr == ("error: --precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
-                           "--precision fp32 on the CPU\n")
+    assert proc.stderr == ("error: precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
+                           "precision fp32 on the CPU\n")
 
 
 @pytest.mark.parametrize("metric, test_config, message", [
-    ("miou", {}, "--save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
+    ("miou", {}, "save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
                  "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg"),
-    ("auc_fg", {"auc_roc": False}, "--save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
-    ("Auc_roc", {}, "--save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
-def test_bad_save_best_metric(metric, test_config, message):
+    ("auc_fg", {"auc_roc": False}, "save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
+    ("Auc_roc", {}, "save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
+def test_bad_save_best_metric(tmp_path, metric, test_config, message):
+    model = ToyModel()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
     with pytest.raises(UserError) as error:
-        train(None, None, None, None, 2, 1, save_best_metric=metric, test_config=test_config)
+        train(model=model, train_dataset=ToyData(), optimizer=optimizer, losses={"types": [mean_and_max], "coef": [1]},
+              iters=2, batch_size=1, save_dir=str(tmp_path / "out"), save_best_metric=metric, test_config=test_config)
     assert str(error.value) == message
+    assert not os.path.exists(tmp_path / "out")
 
 
 def test_an_auc_metric_with_auc_roc_on_trains(tmp_path):
@@ -158,7 +170,8 @@ def toy_train(save_dir, iters, lr=None, values=VALUES, model=None, paths=True, *
     optimizer = paddle.optimizer.SGD(learning_rate=lr, parameters=model.parameters())
     losses = {"types": [mean_and_max], "coef": [0.5]}
     kwargs = dict(dict(batch_size=2, save_dir=str(save_dir), seed=0, keep_checkpoint_max=0), **kwargs)
-    return model, train(model, ToyData(values, paths), optimizer, losses, iters, **kwargs)
+    return model, train(model=model, train_dataset=ToyData(values, paths), optimizer=optimizer, losses=losses,
+                        iters=iters, **kwargs)
 
 
 class Log(logging.Handler):
@@ -193,18 +206,18 @@ def clock(monkeypatch):
             times += [tic + r, tic + b, tic + b]
             tic += b
         ticks = iter(times)
-        monkeypatch.setattr(train_module, "time", types.SimpleNamespace(time=lambda: next(ticks)))
+        monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(time=lambda: next(ticks)))
     return install
 
 
 class Evaluations:
-    """Stands for core.val.evaluate: returns the next scripted mIoU, records its arguments."""
+    """Stands for core.val.evaluate_metrics: returns the next scripted mIoU, records its arguments."""
 
     def __init__(self, mious):
         self.mious, self.calls = list(mious), []
 
-    def __call__(self, model, dataset, **kwargs):
-        self.calls.append((model, dataset, kwargs))
+    def __call__(self, model, dataset, options, **kwargs):
+        self.calls.append((model, dataset, options, kwargs))
         miou = self.mious.pop(0)
         metrics = {"mIoU": miou, "Acc": 0.5, "class_iou": np.array([1.0, miou]), "class_precision": [0, 1],
                    "image_dice_fg": 0.25}
@@ -261,8 +274,8 @@ def test_reduce_on_plateau_steps_with_the_iteration_loss(tmp_path, log):
 
 def test_visualdl_scalars_and_evaluation_panels(tmp_path, monkeypatch, clock):
     clock([0.25] * 4, [1.0] * 4)
-    monkeypatch.setattr(train_module, "VisualWriter", Writer)
-    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.5, 0.75]))
+    monkeypatch.setattr(train_log_module, "VisualWriter", Writer)
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", Evaluations([0.5, 0.75]))
     Writer.made.clear()
     toy_train(tmp_path, 4, log_iters=2, save_interval=2, val_dataset="val-set", use_vdl=True)
     writer, = Writer.made
@@ -278,12 +291,12 @@ def test_visualdl_scalars_and_evaluation_panels(tmp_path, monkeypatch, clock):
 
 
 def test_without_visualdl_the_writer_is_disabled_and_one_loss_term_logs_no_loss_i(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "VisualWriter", Writer)
+    monkeypatch.setattr(train_log_module, "VisualWriter", Writer)
     Writer.made.clear()
     model = ToyModel()
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
-    train(model, ToyData(), optimizer, {"types": [lambda x, y: x.mean()], "coef": [2.0]}, 2, 2,
-          save_dir=str(tmp_path), log_iters=2, seed=0)
+    train(model=model, train_dataset=ToyData(), optimizer=optimizer, losses={"types": [lambda x, y: x.mean()],
+          "coef": [2.0]}, iters=2, batch_size=2, save_dir=str(tmp_path), log_iters=2, seed=0)
     writer, = Writer.made
     assert writer.logdir is None
     (prefix, step, scalars), = writer.scalar_calls
@@ -294,13 +307,14 @@ def test_without_visualdl_the_writer_is_disabled_and_one_loss_term_logs_no_loss_
 def test_checkpoints_best_model_pruning_and_early_stop(tmp_path, log, monkeypatch):
     """mIoU 0.5, 0.7, 0.7 (equal: not worse), 0.6, 0.65: the 2nd evaluation below the best stops at iter 5."""
     evaluations = Evaluations([0.5, 0.7, 0.7, 0.6, 0.65, 0.9])
-    monkeypatch.setattr(train_module, "evaluate", evaluations)
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", evaluations)
     model, metrics = toy_train(tmp_path, 8, save_interval=1, log_iters=100, val_dataset="val-set",
                            keep_checkpoint_max=2, early_stop_intervals=2, num_workers=0,
                            test_config={"auc_roc": True})
     assert metrics["mIoU"] == 0.65 and len(evaluations.calls) == 5
-    evaluated, dataset, kwargs = evaluations.calls[0]
+    evaluated, dataset, options, kwargs = evaluations.calls[0]
     assert evaluated is model and dataset == "val-set" and kwargs == {"num_workers": 0, "num_vis": 3, "auc_roc": True}
+    assert options == InferenceOptions.from_test_config({"auc_roc": True})
     assert sorted(os.listdir(tmp_path)) == ["best_model", "iter_4", "iter_5"]
     for name in ("best_model", "iter_4", "iter_5"):
         assert sorted(os.listdir(tmp_path / name)) == ["model.pdopt", "model.pdparams", "model.pdstates"]
@@ -328,7 +342,7 @@ def test_keep_checkpoint_max_zero_keeps_every_checkpoint(tmp_path):
 
 
 def test_resume_continues_data_order_learning_rate_and_best_metric(tmp_path, log, monkeypatch):
-    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.7, 0.5, 0.6]))
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", Evaluations([0.7, 0.5, 0.6]))
     toy_train(tmp_path, 4, save_interval=2, log_iters=100, val_dataset="val-set")
     log.messages.clear()
     (tmp_path / ".tmp-iter_6-0123abcd").mkdir()  # a killed writer's leftover: removed on start
@@ -377,42 +391,12 @@ def test_nan_weights_stop_before_saving_and_name_three_of_them(tmp_path):
 
 
 def test_fp16_on_cpu_and_too_small_dataset_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match=r"^--precision fp16 \(AMP\) needs a CUDA GPU, but training runs on cpu"):
+    with pytest.raises(UserError, match=r"^precision fp16 \(AMP\) needs a CUDA GPU, but training runs on cpu"):
         toy_train(tmp_path, 2, precision="fp16")
     with pytest.raises(UserError) as error:
         toy_train(tmp_path, 2, values=[1.0, 2.0, 3.0], batch_size=4)
     assert str(error.value) == ("train_dataset has 3 samples, fewer than batch_size 4 x 1 process(es); lower "
                                 "batch_size")
-
-
-def test_compute_losses_scales_each_term_and_expands_lists():
-    logits, labels = [paddle.to_tensor([1.0, 3.0]), paddle.to_tensor([5.0])], paddle.to_tensor([0], "int64")
-    losses = {"types": [mean_and_max, lambda x, y: x.sum()], "coef": [2.0, 0.5]}
-    assert [float(v) for v in compute_losses(logits, labels, losses)] == [4.0, 6.0, 2.5]
-    with pytest.raises(UserError) as error:
-        compute_losses(logits[:1], labels, losses)
-    assert str(error.value) == ("The model returns 1 logits but loss.types has 2 entries; give one loss (and coef) "
-                                "per model output, or combine losses on one output with type: MixedLoss")
-
-
-def test_average_statistics_divides_the_sum_over_ranks_and_leaves_parameters(monkeypatch):
-    """A stand-in all_reduce sums two ranks holding the same buffers: averaging gives them back unchanged."""
-    bn = paddle.nn.BatchNorm2D(2)
-    bn._mean.set_value(paddle.to_tensor([1.0, -3.0]))
-    bn._variance.set_value(paddle.to_tensor([2.0, 0.5]))
-    reduced = []
-
-    def all_reduce(tensor):
-        reduced.append(tensor.name)
-        tensor.set_value(tensor * 2)
-
-    monkeypatch.setattr(paddle.distributed, "all_reduce", all_reduce)
-    train_module._average_statistics(bn, 2)
-    assert sorted(reduced) == sorted([bn._mean.name, bn._variance.name])
-    np.testing.assert_array_equal(bn._mean.numpy(), [1.0, -3.0])
-    np.testing.assert_array_equal(bn._variance.numpy(), [2.0, 0.5])
-    train_module._average_statistics(bn, 1)
-    assert len(reduced) == 2
 
 
 def test_weights_follow_sgd_on_the_sum_of_the_loss_terms(tmp_path):
@@ -426,10 +410,10 @@ def test_weights_follow_sgd_on_the_sum_of_the_loss_terms(tmp_path):
 
 def test_worker_processes_give_the_same_losses_and_evaluate_with_one(tmp_path, log, monkeypatch):
     evaluations = Evaluations([0.5])
-    monkeypatch.setattr(train_module, "evaluate", evaluations)
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", evaluations)
     toy_train(tmp_path, 3, log_iters=1, save_interval=3, val_dataset="val-set", num_workers=2)
     assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["3.2500", "12.5000", "3.5000"]
-    assert evaluations.calls[0][2]["num_workers"] == 1
+    assert evaluations.calls[0][3]["num_workers"] == 1
 
 
 class Static:
@@ -447,16 +431,20 @@ class Static:
 
 
 def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_points(tmp_path, log, monkeypatch):
-    static, made = Static(), []
+    static, made, traced = Static(), [], []
 
-    def make(enabled, model, losses, optimizer, precision, world_size):
-        made.append((enabled, model, losses["coef"], optimizer, precision, world_size))
-        return static if enabled else None
+    class RecordingStaticStep(StaticStep):
+        @classmethod
+        def create(cls, model, loss_set, optimizer, world_size):
+            made.append((model, loss_set.coef, optimizer, world_size))
+            return super().create(model, loss_set, optimizer, world_size)
 
-    monkeypatch.setattr(train_module, "make_static_trainer", make)
+    monkeypatch.setattr(steps_module, "StaticStep", RecordingStaticStep)
+    monkeypatch.setattr(static_step_module, "StaticTrainer",
+                        lambda model, loss_set, optimizer: traced.append((model, optimizer)) or static)
     model, _ = toy_train(tmp_path, 3, save_interval=2, log_iters=1, to_static_training=True)
-    (enabled, made_model, coef, optimizer, precision, world_size), = made
-    assert (enabled, made_model, coef, precision, world_size) == (True, model, [0.5], "fp32", 1)
+    (made_model, coef, optimizer, world_size), = made
+    assert (made_model, coef, world_size) == (model, [0.5], 1) and traced == [(model, optimizer)]
     assert static.images == [[1.0, 4.0], [16.0, 2.0], [2.0, 4.0]]
     assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["2.5000", "9.0000", "3.0000"]
     assert static.syncs == [(model, optimizer)] * 3  # iter 2, iter 3, the end
@@ -464,57 +452,28 @@ def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_poin
         toy_train(tmp_path / "nan", 3, values=[1.0, 2.0, 4.0, float("nan")], to_static_training=True)
 
 
-@pytest.mark.parametrize("other, level, message", [
-    (TOY_DIGEST, logging.INFO, "Final weights checksum: {} (the same on all 2 ranks)".format(TOY_DIGEST)),
-    ("cd34", logging.ERROR, "Final weights differ between ranks: rank 0: {}, rank 1: cd34".format(TOY_DIGEST))],
-    ids=["same", "different"])
-def test_multi_process_runs_compare_the_final_checksums(monkeypatch, log, other, level, message):
-    """A stand-in all_gather_object: this process is rank 0 of 2, rank 1 reports `other`."""
-    def all_gather_object(out, obj):
-        out.extend([obj, other])
-
-    monkeypatch.setattr(paddle.distributed, "all_gather_object", all_gather_object)
-    train_module._log_checksum(ToyModel(), 2)
-    assert log.records == [(level, message)]
+def rank_1_of_2_trainer(tmp_path, monkeypatch, batch_size, iters):
+    monkeypatch.setattr(paddle.distributed, "get_rank", lambda: 1)
+    monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
+    model = ToyModel()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    return Trainer(model, ToyData(), optimizer, {"types": [mean_and_max], "coef": [0.5]},
+                   TrainSettings(iters=iters, batch_size=batch_size, seed=0), save_dir=str(tmp_path))
 
 
-class DistributedStandIn:
-    """paddle.distributed of rank 1 in a 2-process job, for the code that only runs under launch."""
-
-    def __init__(self, monkeypatch, initialized):
-        self.inits, self.wrapped = 0, []
-        monkeypatch.setattr(paddle.distributed, "get_rank", lambda: 1)
-        monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
-        monkeypatch.setattr(paddle.distributed, "is_initialized", lambda: initialized)
-        monkeypatch.setattr(paddle.distributed, "init_parallel_env", self.init)
-        monkeypatch.setattr(paddle, "DataParallel", lambda model: self.wrapped.append(model) or "wrapped")
-
-    def init(self):
-        self.inits += 1
-
-
-@pytest.mark.parametrize("initialized, inits", [(False, 1), (True, 0)])
-def test_two_processes_wrap_the_model_in_data_parallel(monkeypatch, initialized, inits):
-    dist, model = DistributedStandIn(monkeypatch, initialized), ToyModel()
-    assert train_module._parallel(model, 2) == "wrapped"
-    assert (dist.wrapped, dist.inits) == ([model], inits)
-    assert train_module._parallel(model, 1) is model and dist.wrapped == [model]
-
-
-def test_each_rank_samples_its_shard(monkeypatch):
-    DistributedStandIn(monkeypatch, True)
-    sampler = train_module._sampler(ToyData(), 1, 0, 1, 3)
+def test_each_rank_samples_its_shard(tmp_path, monkeypatch):
+    sampler = rank_1_of_2_trainer(tmp_path, monkeypatch, 1, 3)._sampler(0, 1)
     assert list(sampler) == [[(0, 1)], [(1, 2)]]  # epoch orders [0, 2, 3, 1], [1, 2, 0, 3]: rank 1 takes 2, 1 | 2, 3
     with pytest.raises(UserError) as error:
-        train_module._sampler(ToyData(), 4, 0, 0, 3)
+        rank_1_of_2_trainer(tmp_path, monkeypatch, 4, 3)._sampler(0, 0)
     assert str(error.value) == "train_dataset has 4 samples, fewer than batch_size 4 x 2 process(es); lower batch_size"
 
 
 def test_defaults_log_every_10_iterations_and_save_at_the_end(tmp_path, log):
     model = ToyModel()
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
-    train(model, ToyData(), optimizer, {"types": [mean_and_max], "coef": [0.5]}, 12, 2, save_dir=str(tmp_path),
-          seed=0)
+    train(model=model, train_dataset=ToyData(), optimizer=optimizer, losses={"types": [mean_and_max], "coef": [0.5]},
+          iters=12, batch_size=2, save_dir=str(tmp_path), seed=0)
     assert [re.search(r"iter: (\d+)/12", m).group(1) for m in log.find("[TRAIN]")] == ["10", "12"]
     assert os.listdir(tmp_path) == ["iter_12"]
 
