@@ -90,3 +90,11 @@ def test_scheduler_step_once_per_iteration_and_plateau_gets_the_loss():
     scheduler_step(optimizer, 3.0)
     assert optimizer.get_lr() == 0.5
     scheduler_step(paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters()), 1.0)  # a float: no-op
+
+
+def test_fp16_on_a_gpu_takes_the_amp_step_with_the_amp_level(monkeypatch):
+    model, losses, optimizer = parts()
+    monkeypatch.setattr(steps.paddle, "get_device", lambda: "gpu:0")
+    monkeypatch.setattr(steps, "AmpStep", lambda *args: args)
+    assert make_step(settings(precision="fp16", amp_level="O2"), "net", model, losses, optimizer, 1) == (
+        "net", losses, optimizer, model, "O2")

@@ -1,6 +1,7 @@
 """tools/train.py end to end on tiny data: logs, checkpoint layout, best model, VisualDL, NaN, AMP."""
 import glob
 import hashlib
+import importlib
 import logging
 import os
 import re
@@ -22,6 +23,8 @@ from paddleseg_lite.static import step as static_step_module
 from paddleseg_lite.static import StaticStep
 from paddleseg_lite.utils.errors import UserError
 from tool_runner import TRAIN_LINE, run_tool, train_losses
+
+train_module = importlib.import_module("paddleseg_lite.core.train")  # the package exports train() under this name
 
 EVAL_LINE = re.compile(r"\[EVAL\] #Images: 4 mIoU: \d\.\d{4} Acc: \d\.\d{4} Kappa: -?\d\.\d{4} Dice: \d\.\d{4} "
                        r"Auc_roc: \d\.\d{4}\n")
@@ -462,7 +465,9 @@ def rank_1_of_2_trainer(tmp_path, monkeypatch, batch_size, iters):
 
 
 def test_each_rank_samples_its_shard(tmp_path, monkeypatch):
-    sampler = rank_1_of_2_trainer(tmp_path, monkeypatch, 1, 3)._sampler(0, 1)
+    trainer = rank_1_of_2_trainer(tmp_path, monkeypatch, 1, 3)
+    assert (trainer.rank, trainer.world_size, trainer.checkpoints.rank) == (1, 2, 1)  # rank 1 writes nothing
+    sampler = trainer._sampler(0, 1)
     assert list(sampler) == [[(0, 1)], [(1, 2)]]  # epoch orders [0, 2, 3, 1], [1, 2, 0, 3]: rank 1 takes 2, 1 | 2, 3
     with pytest.raises(UserError) as error:
         rank_1_of_2_trainer(tmp_path, monkeypatch, 4, 3)._sampler(0, 0)
@@ -493,3 +498,75 @@ def test_the_resume_line_names_the_checkpoints_metric(tmp_path, log):
     toy_train(tmp_path, 2, resume_model="auto")
     assert log.find("Resume") == ["Resume model from {} at iter 2 (best Acc -1.0000 at iter -1)".format(
         tmp_path / "iter_2")]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"optimizer": None}, "train() needs an optimizer and losses ({'types': [...], 'coef': [...]})"),
+    ({"losses": None}, "train() needs an optimizer and losses ({'types': [...], 'coef': [...]})"),
+    ({"use_ema": True}, "train(): use_ema and profiler_options are not supported yet"),
+    ({"profiler_options": "batch_range=[1,2]"}, "train(): use_ema and profiler_options are not supported yet")])
+def test_train_refuses_a_missing_optimizer_or_losses_and_unsupported_options(tmp_path, kwargs, message):
+    model = ToyModel()
+    arguments = dict(model=model, train_dataset=ToyData(), losses={"types": [mean_and_max], "coef": [0.5]},
+                     optimizer=paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters()),
+                     iters=1, save_dir=str(tmp_path / "out"))
+    with pytest.raises(UserError) as error:
+        train(**dict(arguments, **kwargs))
+    assert str(error.value) == message
+    assert not os.path.exists(tmp_path / "out")
+
+
+class RecordingTrainer:
+    """Stands for the Trainer behind train(): records what it is given."""
+    made = []
+
+    def __init__(self, *args, **kwargs):
+        RecordingTrainer.made.append((args, kwargs))
+
+    def train(self, resume_model):
+        return {"resumed from": resume_model}
+
+
+def test_train_hands_its_arguments_to_train_settings_and_a_trainer(monkeypatch):
+    monkeypatch.setattr(train_module, "Trainer", RecordingTrainer)
+    RecordingTrainer.made.clear()
+    losses = {"types": [mean_and_max], "coef": [0.5]}
+    assert train("model", "train-set", optimizer="opt", losses=losses) == {"resumed from": None}
+    assert train("model", "train-set", "val-set", "opt", "out", 7, 3, 2, "out/iter_2", 5, 4, 1, True, False, losses,
+                 0, {"auc_roc": True}, "fp16", "O2", None, True, 11, "Dice") == {"resumed from": "out/iter_2"}
+    (args, kwargs), (args2, kwargs2) = RecordingTrainer.made
+    assert args == ("model", "train-set", "opt", losses, TrainSettings(
+        iters=10000, batch_size=2, save_interval=1000, log_iters=10, seed=None, save_best_metric="mIoU",
+        keep_checkpoint_max=5, early_stop_intervals=None, precision="fp32", amp_level="O1", to_static_training=False,
+        num_workers=0, do_eval=False, use_vdl=False))
+    assert kwargs == {"val_dataset": None, "save_dir": "output", "test_config": None}
+    assert args2 == ("model", "train-set", "opt", losses, TrainSettings(
+        iters=7, batch_size=3, save_interval=5, log_iters=4, seed=11, save_best_metric="Dice", keep_checkpoint_max=0,
+        early_stop_intervals=2, precision="fp16", amp_level="O2", to_static_training=True, num_workers=1,
+        do_eval=True, use_vdl=True))
+    assert kwargs2 == {"val_dataset": "val-set", "save_dir": "out", "test_config": {"auc_roc": True}}
+
+
+class ScaledStep(steps_module.DygraphStep):
+    """A dygraph step with step state (as AmpStep's loss scaler) that records what it is restored from."""
+    restored = []
+
+    def state_dict(self):
+        return {"scaler": {"scale": 8.0}}
+
+    def set_state_dict(self, states):
+        ScaledStep.restored.append(dict(states))
+
+
+def test_step_state_goes_into_the_checkpoint_and_back_and_buffers_are_averaged_at_save_points(tmp_path, monkeypatch):
+    averaged = []
+    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size:
+                        ScaledStep(net, loss_set, optimizer))
+    monkeypatch.setattr(trainer_module, "average_buffers", lambda model, world_size: averaged.append((model,
+                                                                                                        world_size)))
+    ScaledStep.restored.clear()
+    model, _ = toy_train(tmp_path, 2, save_interval=1, log_iters=100)
+    assert averaged == [(model, 1), (model, 1)]
+    assert paddle.load(str(tmp_path / "iter_2" / "model.pdstates"))["scaler"] == {"scale": 8.0}
+    toy_train(tmp_path, 3, log_iters=100, resume_model="auto")
+    assert ScaledStep.restored == [{}, dict(paddle.load(str(tmp_path / "iter_2" / "model.pdstates")))]
