@@ -2,6 +2,7 @@
 import glob
 import hashlib
 import importlib
+import random
 import logging
 import os
 import re
@@ -16,13 +17,14 @@ from paddleseg_lite.core import train_log as train_log_module
 from paddleseg_lite.core import trainer as trainer_module
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.train import train
-from paddleseg_lite.core.trainer import Trainer
+from paddleseg_lite.core.trainer import Trainer, seed_everything
+from paddleseg_lite.cvlibs import Config
 from paddleseg_lite.cvlibs.run_settings import TrainSettings
 from paddleseg_lite.models.losses import NAN_HINT
 from paddleseg_lite.static import step as static_step_module
 from paddleseg_lite.static import StaticStep
 from paddleseg_lite.utils.errors import UserError
-from tool_runner import TRAIN_LINE, run_tool, train_losses
+from tool_runner import CONFIG, TINY, TRAIN_LINE, run_tool, train_losses
 
 train_module = importlib.import_module("paddleseg_lite.core.train")  # the package exports train() under this name
 
@@ -467,6 +469,7 @@ def rank_1_of_2_trainer(tmp_path, monkeypatch, batch_size, iters):
 def test_each_rank_samples_its_shard(tmp_path, monkeypatch):
     trainer = rank_1_of_2_trainer(tmp_path, monkeypatch, 1, 3)
     assert (trainer.rank, trainer.world_size, trainer.checkpoints.rank) == (1, 2, 1)  # rank 1 writes nothing
+    assert Trainer(trainer.model, ToyData(), trainer.optimizer, trainer.loss_set, trainer.settings).save_dir == "output"
     sampler = trainer._sampler(0, 1)
     assert list(sampler) == [[(0, 1)], [(1, 2)]]  # epoch orders [0, 2, 3, 1], [1, 2, 0, 3]: rank 1 takes 2, 1 | 2, 3
     with pytest.raises(UserError) as error:
@@ -570,3 +573,36 @@ def test_step_state_goes_into_the_checkpoint_and_back_and_buffers_are_averaged_a
     assert paddle.load(str(tmp_path / "iter_2" / "model.pdstates"))["scaler"] == {"scale": 8.0}
     toy_train(tmp_path, 3, log_iters=100, resume_model="auto")
     assert ScaledStep.restored == [{}, dict(paddle.load(str(tmp_path / "iter_2" / "model.pdstates")))]
+
+
+def draws():
+    return float(paddle.rand([])), float(np.random.rand()), random.random()
+
+
+def test_seed_everything_seeds_paddle_numpy_and_random():
+    seed_everything(3)
+    first = draws()
+    seed_everything(3)
+    assert draws() == first
+    seed_everything(4)
+    assert all(a != b for a, b in zip(draws(), first))
+
+
+@pytest.mark.parametrize("do_eval", [False, True])
+def test_from_config_builds_the_run_from_the_config_and_seeds_it(tmp_path, do_eval):
+    def trainer(seed):
+        cfg = Config(CONFIG, opts=list(TINY) + ["seed={}".format(seed), "do_eval={}".format(do_eval),
+                                                "test_config.auc_roc=True"])
+        return cfg, Trainer.from_config(cfg, str(tmp_path))
+
+    cfg, built = trainer(5)
+    assert (built.model, built.train_dataset, built.optimizer) == (cfg.model, cfg.train_dataset, cfg.optimizer)
+    assert built.loss_set.coef == cfg.loss["coef"] and built.loss_set.losses == cfg.loss["types"]
+    assert built.val_dataset is (cfg.val_dataset if do_eval else None)
+    assert (built.settings, built.settings.seed, built.save_dir) == (cfg.train_settings, 5, str(tmp_path))
+    assert built.test_config == cfg.test_config and built.test_config["auc_roc"] is True
+    weights = {k: v.numpy() for k, v in built.model.state_dict().items()}
+    again = trainer(5)[1].model.state_dict()
+    other = trainer(6)[1].model.state_dict()
+    assert all(np.array_equal(again[k].numpy(), v) for k, v in weights.items())
+    assert not all(np.array_equal(other[k].numpy(), v) for k, v in weights.items())
