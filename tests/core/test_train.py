@@ -601,6 +601,7 @@ def test_from_config_builds_the_run_from_the_config_and_seeds_it(tmp_path, do_ev
     assert built.val_dataset is (cfg.val_dataset if do_eval else None)
     assert (built.settings, built.settings.seed, built.save_dir) == (cfg.train_settings, 5, str(tmp_path))
     assert built.test_config == cfg.test_config and built.test_config["auc_roc"] is True
+    assert Trainer.from_config(cfg).save_dir == "output"  # PaddleSeg's default
     weights = {k: v.numpy() for k, v in built.model.state_dict().items()}
     again = trainer(5)[1].model.state_dict()
     other = trainer(6)[1].model.state_dict()
