@@ -3,6 +3,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 
 import numpy as np
 import paddle
@@ -228,3 +229,34 @@ def test_a_writer_dying_between_the_two_renames_is_recovered(tmp_path, monkeypat
     checkpoint.recover(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["best_model"]
     assert weight(tmp_path / "best_model") == 1.0
+
+
+class OneWeight(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.w = self.create_parameter([1], default_initializer=paddle.nn.initializer.Constant(1.0))
+
+
+def test_manager_defaults_and_a_pruned_checkpoint_already_gone(tmp_path):
+    manager = checkpoint.CheckpointManager(str(tmp_path))
+    assert (manager.keep_checkpoint_max, manager.metric_name, manager.early_stop_intervals, manager.rank) == (
+        5, "mIoU", None, 0)
+    model = OneWeight()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    one = checkpoint.CheckpointManager(str(tmp_path), keep_checkpoint_max=1)
+    one.save(1, model, optimizer, {}, {})
+    shutil.rmtree(tmp_path / "iter_1")  # deleted by hand while training: pruning it later is no error
+    one.save(2, model, optimizer, {}, {})
+    assert os.listdir(tmp_path) == ["iter_2"]
+
+
+def test_resuming_a_checkpoint_without_states_starts_the_best_bookkeeping_afresh(tmp_path):
+    model = OneWeight()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    checkpoint.write_dir(str(tmp_path / "iter_3"), {"model.pdparams": model.state_dict(),
+                                                    "model.pdopt": optimizer.state_dict()})
+    manager = checkpoint.CheckpointManager(str(tmp_path), early_stop_intervals=1)
+    assert manager.restore("auto", model, optimizer) == {"iter": 3}
+    assert (manager.best, manager.best_iter, manager.worse_count, manager.should_stop()) == (-1.0, -1, 0, False)
+    manager.save(4, model, optimizer, {"mIoU": 0.5}, {})
+    assert (manager.best, manager.best_iter, manager.worse_count) == (0.5, 4, 0)

@@ -1,6 +1,8 @@
 """Two CPU processes under `python -m paddle.distributed.launch` (gloo): DataParallel training ends with
 the same weights on both ranks (rank 0 checks and logs it), equal to rank 0's checkpoint, and the
 sharded in-training evaluation reports what a single process reports for that checkpoint."""
+import hashlib
+import logging
 import random
 import re
 import subprocess
@@ -8,8 +10,10 @@ import sys
 
 import numpy as np
 import paddle
+import pytest
 
 from paddleseg_lite.core import checkpoint
+from paddleseg_lite.core.distributed import average_buffers, log_final_checksum, wrap_parallel
 from paddleseg_lite.cvlibs import Config
 from tool_runner import CONFIG, ENV, ROOT, TINY, run_tool, tool_cmd
 
@@ -87,3 +91,85 @@ def test_saved_batchnorm_statistics_are_the_mean_of_each_ranks_own(tmp_path):
     summed = {k: ranks[0][k] + ranks[1][k] for k in ranks[0]}
     gaps = [gap(summed), gap(ranks[0]), gap(ranks[1])]  # the tolerance above is 1e-4 relative
     assert gaps[0] > 0.5 and min(gaps[1:]) > 1e-2, gaps
+
+
+# ---- In-process checks of core.distributed with stand-ins for paddle.distributed ---------------------------
+W_DIGEST = hashlib.sha256(b"w" + b"float32" + np.float32(1.0).tobytes()).hexdigest()[:16]  # checksum of w = 1
+
+
+class OneWeight(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.w = self.create_parameter([1], default_initializer=paddle.nn.initializer.Constant(1.0))
+
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append((record.levelno, record.getMessage()))
+
+
+def test_average_buffers_divides_the_sum_over_ranks_and_leaves_parameters(monkeypatch):
+    """A stand-in all_reduce sums two ranks holding the same buffers: averaging gives them back unchanged."""
+    bn = paddle.nn.BatchNorm2D(2)
+    bn._mean.set_value(paddle.to_tensor([1.0, -3.0]))
+    bn._variance.set_value(paddle.to_tensor([2.0, 0.5]))
+    reduced = []
+
+    def all_reduce(tensor):
+        reduced.append(tensor.name)
+        tensor.set_value(tensor * 2)
+
+    monkeypatch.setattr(paddle.distributed, "all_reduce", all_reduce)
+    average_buffers(bn, 2)
+    assert sorted(reduced) == sorted([bn._mean.name, bn._variance.name])
+    np.testing.assert_array_equal(bn._mean.numpy(), [1.0, -3.0])
+    np.testing.assert_array_equal(bn._variance.numpy(), [2.0, 0.5])
+    average_buffers(bn, 1)
+    assert len(reduced) == 2
+
+
+@pytest.mark.parametrize("other, level, message", [
+    (W_DIGEST, logging.INFO, "Final weights checksum: {} (the same on all 2 ranks)".format(W_DIGEST)),
+    ("cd34", logging.ERROR, "Final weights differ between ranks: rank 0: {}, rank 1: cd34".format(W_DIGEST))],
+    ids=["same", "different"])
+def test_multi_process_runs_compare_the_final_checksums(monkeypatch, other, level, message):
+    """A stand-in all_gather_object: this process is rank 0 of 2, rank 1 reports `other`."""
+    def all_gather_object(out, obj):
+        out.extend([obj, other])
+
+    monkeypatch.setattr(paddle.distributed, "all_gather_object", all_gather_object)
+    handler = Records()
+    logging.getLogger("paddleseg_lite").addHandler(handler)
+    try:
+        log_final_checksum(OneWeight(), 2)
+        log_final_checksum(OneWeight(), 1)
+    finally:
+        logging.getLogger("paddleseg_lite").removeHandler(handler)
+    assert handler.records == [(level, message), (logging.INFO, "Final weights checksum: {}".format(W_DIGEST))]
+
+
+class DistributedStandIn:
+    """paddle.distributed of rank 1 in a 2-process job, for the code that only runs under launch."""
+
+    def __init__(self, monkeypatch, initialized):
+        self.inits, self.wrapped = 0, []
+        monkeypatch.setattr(paddle.distributed, "get_rank", lambda: 1)
+        monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
+        monkeypatch.setattr(paddle.distributed, "is_initialized", lambda: initialized)
+        monkeypatch.setattr(paddle.distributed, "init_parallel_env", self.init)
+        monkeypatch.setattr(paddle, "DataParallel", lambda model: self.wrapped.append(model) or "wrapped")
+
+    def init(self):
+        self.inits += 1
+
+
+@pytest.mark.parametrize("initialized, inits", [(False, 1), (True, 0)])
+def test_two_processes_wrap_the_model_in_data_parallel(monkeypatch, initialized, inits):
+    dist, model = DistributedStandIn(monkeypatch, initialized), OneWeight()
+    assert wrap_parallel(model, 2) == "wrapped"
+    assert (dist.wrapped, dist.inits) == ([model], inits)
+    assert wrap_parallel(model, 1) is model and dist.wrapped == [model]

@@ -118,6 +118,7 @@ def test_loaders_with_and_without_workers_yield_the_same_batches():
     batches = list(in_thread)
     assert [b["img_path"] for b in batches] == [["0", "2"], ["3", "1"]]
     assert isinstance(batches[0]["img"], paddle.Tensor) and batches[0]["img"].shape == [2, 2]
+    assert build_loader(SeededDataset(RandomItems(), 3), sampler, 2).num_workers == 2
     workers = list(build_loader(SeededDataset(RandomItems(), 3), sampler, 1))
     assert [b["img_path"] for b in workers] == [["0", "2"], ["3", "1"]]
     np.testing.assert_array_equal(workers[1]["img"].numpy(), batches[1]["img"].numpy())

@@ -1,6 +1,8 @@
 """tools/train.py end to end on tiny data: logs, checkpoint layout, best model, VisualDL, NaN, AMP."""
 import glob
 import hashlib
+import importlib
+import random
 import logging
 import os
 import re
@@ -10,10 +12,21 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import train as train_module
-from paddleseg_lite.core.train import NAN_HINT, compute_losses, train
+from paddleseg_lite.core import steps as steps_module
+from paddleseg_lite.core import train_log as train_log_module
+from paddleseg_lite.core import trainer as trainer_module
+from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.core.train import train
+from paddleseg_lite.core.trainer import Trainer, seed_everything
+from paddleseg_lite.cvlibs import Config
+from paddleseg_lite.cvlibs.run_settings import TrainSettings
+from paddleseg_lite.models.losses import NAN_HINT
+from paddleseg_lite.static import step as static_step_module
+from paddleseg_lite.static import StaticStep
 from paddleseg_lite.utils.errors import UserError
-from tool_runner import TRAIN_LINE, run_tool, train_losses
+from tool_runner import CONFIG, TINY, TRAIN_LINE, run_tool, train_losses
+
+train_module = importlib.import_module("paddleseg_lite.core.train")  # the package exports train() under this name
 
 EVAL_LINE = re.compile(r"\[EVAL\] #Images: 4 mIoU: \d\.\d{4} Acc: \d\.\d{4} Kappa: -?\d\.\d{4} Dice: \d\.\d{4} "
                        r"Auc_roc: \d\.\d{4}\n")
@@ -92,19 +105,23 @@ def test_nan_loss_stops_with_iteration_files_and_hint(tmp_path):
 def test_fp16_on_cpu_is_a_clear_error(tmp_path):
     proc = run_tool("train", "--iters", 2, "--precision", "fp16", "--save_dir", tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr == ("error: --precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
-                           "--precision fp32 on the CPU\n")
+    assert proc.stderr == ("error: precision fp16 (AMP) needs a CUDA GPU, but training runs on cpu; use "
+                           "precision fp32 on the CPU\n")
 
 
 @pytest.mark.parametrize("metric, test_config, message", [
-    ("miou", {}, "--save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
+    ("miou", {}, "save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
                  "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg"),
-    ("auc_fg", {"auc_roc": False}, "--save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
-    ("Auc_roc", {}, "--save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
-def test_bad_save_best_metric(metric, test_config, message):
+    ("auc_fg", {"auc_roc": False}, "save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
+    ("Auc_roc", {}, "save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
+def test_bad_save_best_metric(tmp_path, metric, test_config, message):
+    model = ToyModel()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
     with pytest.raises(UserError) as error:
-        train(None, None, None, None, 2, 1, save_best_metric=metric, test_config=test_config)
+        train(model=model, train_dataset=ToyData(), optimizer=optimizer, losses={"types": [mean_and_max], "coef": [1]},
+              iters=2, batch_size=1, save_dir=str(tmp_path / "out"), save_best_metric=metric, test_config=test_config)
     assert str(error.value) == message
+    assert not os.path.exists(tmp_path / "out")
 
 
 def test_an_auc_metric_with_auc_roc_on_trains(tmp_path):
@@ -158,7 +175,8 @@ def toy_train(save_dir, iters, lr=None, values=VALUES, model=None, paths=True, *
     optimizer = paddle.optimizer.SGD(learning_rate=lr, parameters=model.parameters())
     losses = {"types": [mean_and_max], "coef": [0.5]}
     kwargs = dict(dict(batch_size=2, save_dir=str(save_dir), seed=0, keep_checkpoint_max=0), **kwargs)
-    return model, train(model, ToyData(values, paths), optimizer, losses, iters, **kwargs)
+    return model, train(model=model, train_dataset=ToyData(values, paths), optimizer=optimizer, losses=losses,
+                        iters=iters, **kwargs)
 
 
 class Log(logging.Handler):
@@ -193,18 +211,18 @@ def clock(monkeypatch):
             times += [tic + r, tic + b, tic + b]
             tic += b
         ticks = iter(times)
-        monkeypatch.setattr(train_module, "time", types.SimpleNamespace(time=lambda: next(ticks)))
+        monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(time=lambda: next(ticks)))
     return install
 
 
 class Evaluations:
-    """Stands for core.val.evaluate: returns the next scripted mIoU, records its arguments."""
+    """Stands for core.val.evaluate_metrics: returns the next scripted mIoU, records its arguments."""
 
     def __init__(self, mious):
         self.mious, self.calls = list(mious), []
 
-    def __call__(self, model, dataset, **kwargs):
-        self.calls.append((model, dataset, kwargs))
+    def __call__(self, model, dataset, options, **kwargs):
+        self.calls.append((model, dataset, options, kwargs))
         miou = self.mious.pop(0)
         metrics = {"mIoU": miou, "Acc": 0.5, "class_iou": np.array([1.0, miou]), "class_precision": [0, 1],
                    "image_dice_fg": 0.25}
@@ -261,8 +279,8 @@ def test_reduce_on_plateau_steps_with_the_iteration_loss(tmp_path, log):
 
 def test_visualdl_scalars_and_evaluation_panels(tmp_path, monkeypatch, clock):
     clock([0.25] * 4, [1.0] * 4)
-    monkeypatch.setattr(train_module, "VisualWriter", Writer)
-    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.5, 0.75]))
+    monkeypatch.setattr(train_log_module, "VisualWriter", Writer)
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", Evaluations([0.5, 0.75]))
     Writer.made.clear()
     toy_train(tmp_path, 4, log_iters=2, save_interval=2, val_dataset="val-set", use_vdl=True)
     writer, = Writer.made
@@ -278,12 +296,12 @@ def test_visualdl_scalars_and_evaluation_panels(tmp_path, monkeypatch, clock):
 
 
 def test_without_visualdl_the_writer_is_disabled_and_one_loss_term_logs_no_loss_i(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "VisualWriter", Writer)
+    monkeypatch.setattr(train_log_module, "VisualWriter", Writer)
     Writer.made.clear()
     model = ToyModel()
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
-    train(model, ToyData(), optimizer, {"types": [lambda x, y: x.mean()], "coef": [2.0]}, 2, 2,
-          save_dir=str(tmp_path), log_iters=2, seed=0)
+    train(model=model, train_dataset=ToyData(), optimizer=optimizer, losses={"types": [lambda x, y: x.mean()],
+          "coef": [2.0]}, iters=2, batch_size=2, save_dir=str(tmp_path), log_iters=2, seed=0)
     writer, = Writer.made
     assert writer.logdir is None
     (prefix, step, scalars), = writer.scalar_calls
@@ -294,13 +312,14 @@ def test_without_visualdl_the_writer_is_disabled_and_one_loss_term_logs_no_loss_
 def test_checkpoints_best_model_pruning_and_early_stop(tmp_path, log, monkeypatch):
     """mIoU 0.5, 0.7, 0.7 (equal: not worse), 0.6, 0.65: the 2nd evaluation below the best stops at iter 5."""
     evaluations = Evaluations([0.5, 0.7, 0.7, 0.6, 0.65, 0.9])
-    monkeypatch.setattr(train_module, "evaluate", evaluations)
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", evaluations)
     model, metrics = toy_train(tmp_path, 8, save_interval=1, log_iters=100, val_dataset="val-set",
                            keep_checkpoint_max=2, early_stop_intervals=2, num_workers=0,
                            test_config={"auc_roc": True})
     assert metrics["mIoU"] == 0.65 and len(evaluations.calls) == 5
-    evaluated, dataset, kwargs = evaluations.calls[0]
+    evaluated, dataset, options, kwargs = evaluations.calls[0]
     assert evaluated is model and dataset == "val-set" and kwargs == {"num_workers": 0, "num_vis": 3, "auc_roc": True}
+    assert options == InferenceOptions.from_test_config({"auc_roc": True})
     assert sorted(os.listdir(tmp_path)) == ["best_model", "iter_4", "iter_5"]
     for name in ("best_model", "iter_4", "iter_5"):
         assert sorted(os.listdir(tmp_path / name)) == ["model.pdopt", "model.pdparams", "model.pdstates"]
@@ -328,7 +347,7 @@ def test_keep_checkpoint_max_zero_keeps_every_checkpoint(tmp_path):
 
 
 def test_resume_continues_data_order_learning_rate_and_best_metric(tmp_path, log, monkeypatch):
-    monkeypatch.setattr(train_module, "evaluate", Evaluations([0.7, 0.5, 0.6]))
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", Evaluations([0.7, 0.5, 0.6]))
     toy_train(tmp_path, 4, save_interval=2, log_iters=100, val_dataset="val-set")
     log.messages.clear()
     (tmp_path / ".tmp-iter_6-0123abcd").mkdir()  # a killed writer's leftover: removed on start
@@ -377,42 +396,12 @@ def test_nan_weights_stop_before_saving_and_name_three_of_them(tmp_path):
 
 
 def test_fp16_on_cpu_and_too_small_dataset_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match=r"^--precision fp16 \(AMP\) needs a CUDA GPU, but training runs on cpu"):
+    with pytest.raises(UserError, match=r"^precision fp16 \(AMP\) needs a CUDA GPU, but training runs on cpu"):
         toy_train(tmp_path, 2, precision="fp16")
     with pytest.raises(UserError) as error:
         toy_train(tmp_path, 2, values=[1.0, 2.0, 3.0], batch_size=4)
     assert str(error.value) == ("train_dataset has 3 samples, fewer than batch_size 4 x 1 process(es); lower "
                                 "batch_size")
-
-
-def test_compute_losses_scales_each_term_and_expands_lists():
-    logits, labels = [paddle.to_tensor([1.0, 3.0]), paddle.to_tensor([5.0])], paddle.to_tensor([0], "int64")
-    losses = {"types": [mean_and_max, lambda x, y: x.sum()], "coef": [2.0, 0.5]}
-    assert [float(v) for v in compute_losses(logits, labels, losses)] == [4.0, 6.0, 2.5]
-    with pytest.raises(UserError) as error:
-        compute_losses(logits[:1], labels, losses)
-    assert str(error.value) == ("The model returns 1 logits but loss.types has 2 entries; give one loss (and coef) "
-                                "per model output, or combine losses on one output with type: MixedLoss")
-
-
-def test_average_statistics_divides_the_sum_over_ranks_and_leaves_parameters(monkeypatch):
-    """A stand-in all_reduce sums two ranks holding the same buffers: averaging gives them back unchanged."""
-    bn = paddle.nn.BatchNorm2D(2)
-    bn._mean.set_value(paddle.to_tensor([1.0, -3.0]))
-    bn._variance.set_value(paddle.to_tensor([2.0, 0.5]))
-    reduced = []
-
-    def all_reduce(tensor):
-        reduced.append(tensor.name)
-        tensor.set_value(tensor * 2)
-
-    monkeypatch.setattr(paddle.distributed, "all_reduce", all_reduce)
-    train_module._average_statistics(bn, 2)
-    assert sorted(reduced) == sorted([bn._mean.name, bn._variance.name])
-    np.testing.assert_array_equal(bn._mean.numpy(), [1.0, -3.0])
-    np.testing.assert_array_equal(bn._variance.numpy(), [2.0, 0.5])
-    train_module._average_statistics(bn, 1)
-    assert len(reduced) == 2
 
 
 def test_weights_follow_sgd_on_the_sum_of_the_loss_terms(tmp_path):
@@ -426,10 +415,10 @@ def test_weights_follow_sgd_on_the_sum_of_the_loss_terms(tmp_path):
 
 def test_worker_processes_give_the_same_losses_and_evaluate_with_one(tmp_path, log, monkeypatch):
     evaluations = Evaluations([0.5])
-    monkeypatch.setattr(train_module, "evaluate", evaluations)
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", evaluations)
     toy_train(tmp_path, 3, log_iters=1, save_interval=3, val_dataset="val-set", num_workers=2)
     assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["3.2500", "12.5000", "3.5000"]
-    assert evaluations.calls[0][2]["num_workers"] == 1
+    assert evaluations.calls[0][3]["num_workers"] == 1
 
 
 class Static:
@@ -447,16 +436,20 @@ class Static:
 
 
 def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_points(tmp_path, log, monkeypatch):
-    static, made = Static(), []
+    static, made, traced = Static(), [], []
 
-    def make(enabled, model, losses, optimizer, precision, world_size):
-        made.append((enabled, model, losses["coef"], optimizer, precision, world_size))
-        return static if enabled else None
+    class RecordingStaticStep(StaticStep):
+        @classmethod
+        def create(cls, model, loss_set, optimizer, world_size):
+            made.append((model, loss_set.coef, optimizer, world_size))
+            return super().create(model, loss_set, optimizer, world_size)
 
-    monkeypatch.setattr(train_module, "make_static_trainer", make)
+    monkeypatch.setattr(steps_module, "StaticStep", RecordingStaticStep)
+    monkeypatch.setattr(static_step_module, "StaticTrainer",
+                        lambda model, loss_set, optimizer: traced.append((model, optimizer)) or static)
     model, _ = toy_train(tmp_path, 3, save_interval=2, log_iters=1, to_static_training=True)
-    (enabled, made_model, coef, optimizer, precision, world_size), = made
-    assert (enabled, made_model, coef, precision, world_size) == (True, model, [0.5], "fp32", 1)
+    (made_model, coef, optimizer, world_size), = made
+    assert (made_model, coef, world_size) == (model, [0.5], 1) and traced == [(model, optimizer)]
     assert static.images == [[1.0, 4.0], [16.0, 2.0], [2.0, 4.0]]
     assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["2.5000", "9.0000", "3.0000"]
     assert static.syncs == [(model, optimizer)] * 3  # iter 2, iter 3, the end
@@ -464,57 +457,31 @@ def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_poin
         toy_train(tmp_path / "nan", 3, values=[1.0, 2.0, 4.0, float("nan")], to_static_training=True)
 
 
-@pytest.mark.parametrize("other, level, message", [
-    (TOY_DIGEST, logging.INFO, "Final weights checksum: {} (the same on all 2 ranks)".format(TOY_DIGEST)),
-    ("cd34", logging.ERROR, "Final weights differ between ranks: rank 0: {}, rank 1: cd34".format(TOY_DIGEST))],
-    ids=["same", "different"])
-def test_multi_process_runs_compare_the_final_checksums(monkeypatch, log, other, level, message):
-    """A stand-in all_gather_object: this process is rank 0 of 2, rank 1 reports `other`."""
-    def all_gather_object(out, obj):
-        out.extend([obj, other])
-
-    monkeypatch.setattr(paddle.distributed, "all_gather_object", all_gather_object)
-    train_module._log_checksum(ToyModel(), 2)
-    assert log.records == [(level, message)]
+def rank_1_of_2_trainer(tmp_path, monkeypatch, batch_size, iters):
+    monkeypatch.setattr(paddle.distributed, "get_rank", lambda: 1)
+    monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
+    model = ToyModel()
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    return Trainer(model, ToyData(), optimizer, {"types": [mean_and_max], "coef": [0.5]},
+                   TrainSettings(iters=iters, batch_size=batch_size, seed=0), save_dir=str(tmp_path))
 
 
-class DistributedStandIn:
-    """paddle.distributed of rank 1 in a 2-process job, for the code that only runs under launch."""
-
-    def __init__(self, monkeypatch, initialized):
-        self.inits, self.wrapped = 0, []
-        monkeypatch.setattr(paddle.distributed, "get_rank", lambda: 1)
-        monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
-        monkeypatch.setattr(paddle.distributed, "is_initialized", lambda: initialized)
-        monkeypatch.setattr(paddle.distributed, "init_parallel_env", self.init)
-        monkeypatch.setattr(paddle, "DataParallel", lambda model: self.wrapped.append(model) or "wrapped")
-
-    def init(self):
-        self.inits += 1
-
-
-@pytest.mark.parametrize("initialized, inits", [(False, 1), (True, 0)])
-def test_two_processes_wrap_the_model_in_data_parallel(monkeypatch, initialized, inits):
-    dist, model = DistributedStandIn(monkeypatch, initialized), ToyModel()
-    assert train_module._parallel(model, 2) == "wrapped"
-    assert (dist.wrapped, dist.inits) == ([model], inits)
-    assert train_module._parallel(model, 1) is model and dist.wrapped == [model]
-
-
-def test_each_rank_samples_its_shard(monkeypatch):
-    DistributedStandIn(monkeypatch, True)
-    sampler = train_module._sampler(ToyData(), 1, 0, 1, 3)
+def test_each_rank_samples_its_shard(tmp_path, monkeypatch):
+    trainer = rank_1_of_2_trainer(tmp_path, monkeypatch, 1, 3)
+    assert (trainer.rank, trainer.world_size, trainer.checkpoints.rank) == (1, 2, 1)  # rank 1 writes nothing
+    assert Trainer(trainer.model, ToyData(), trainer.optimizer, trainer.loss_set, trainer.settings).save_dir == "output"
+    sampler = trainer._sampler(0, 1)
     assert list(sampler) == [[(0, 1)], [(1, 2)]]  # epoch orders [0, 2, 3, 1], [1, 2, 0, 3]: rank 1 takes 2, 1 | 2, 3
     with pytest.raises(UserError) as error:
-        train_module._sampler(ToyData(), 4, 0, 0, 3)
+        rank_1_of_2_trainer(tmp_path, monkeypatch, 4, 3)._sampler(0, 0)
     assert str(error.value) == "train_dataset has 4 samples, fewer than batch_size 4 x 2 process(es); lower batch_size"
 
 
 def test_defaults_log_every_10_iterations_and_save_at_the_end(tmp_path, log):
     model = ToyModel()
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
-    train(model, ToyData(), optimizer, {"types": [mean_and_max], "coef": [0.5]}, 12, 2, save_dir=str(tmp_path),
-          seed=0)
+    train(model=model, train_dataset=ToyData(), optimizer=optimizer, losses={"types": [mean_and_max], "coef": [0.5]},
+          iters=12, batch_size=2, save_dir=str(tmp_path), seed=0)
     assert [re.search(r"iter: (\d+)/12", m).group(1) for m in log.find("[TRAIN]")] == ["10", "12"]
     assert os.listdir(tmp_path) == ["iter_12"]
 
@@ -534,3 +501,109 @@ def test_the_resume_line_names_the_checkpoints_metric(tmp_path, log):
     toy_train(tmp_path, 2, resume_model="auto")
     assert log.find("Resume") == ["Resume model from {} at iter 2 (best Acc -1.0000 at iter -1)".format(
         tmp_path / "iter_2")]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"optimizer": None}, "train() needs an optimizer and losses ({'types': [...], 'coef': [...]})"),
+    ({"losses": None}, "train() needs an optimizer and losses ({'types': [...], 'coef': [...]})"),
+    ({"use_ema": True}, "train(): use_ema and profiler_options are not supported yet"),
+    ({"profiler_options": "batch_range=[1,2]"}, "train(): use_ema and profiler_options are not supported yet")])
+def test_train_refuses_a_missing_optimizer_or_losses_and_unsupported_options(tmp_path, kwargs, message):
+    model = ToyModel()
+    arguments = dict(model=model, train_dataset=ToyData(), losses={"types": [mean_and_max], "coef": [0.5]},
+                     optimizer=paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters()),
+                     iters=1, save_dir=str(tmp_path / "out"))
+    with pytest.raises(UserError) as error:
+        train(**dict(arguments, **kwargs))
+    assert str(error.value) == message
+    assert not os.path.exists(tmp_path / "out")
+
+
+class RecordingTrainer:
+    """Stands for the Trainer behind train(): records what it is given."""
+    made = []
+
+    def __init__(self, *args, **kwargs):
+        RecordingTrainer.made.append((args, kwargs))
+
+    def train(self, resume_model):
+        return {"resumed from": resume_model}
+
+
+def test_train_hands_its_arguments_to_train_settings_and_a_trainer(monkeypatch):
+    monkeypatch.setattr(train_module, "Trainer", RecordingTrainer)
+    RecordingTrainer.made.clear()
+    losses = {"types": [mean_and_max], "coef": [0.5]}
+    assert train("model", "train-set", optimizer="opt", losses=losses) == {"resumed from": None}
+    assert train("model", "train-set", "val-set", "opt", "out", 7, 3, 2, "out/iter_2", 5, 4, 1, True, False, losses,
+                 0, {"auc_roc": True}, "fp16", "O2", None, True, 11, "Dice") == {"resumed from": "out/iter_2"}
+    (args, kwargs), (args2, kwargs2) = RecordingTrainer.made
+    assert args == ("model", "train-set", "opt", losses, TrainSettings(
+        iters=10000, batch_size=2, save_interval=1000, log_iters=10, seed=None, save_best_metric="mIoU",
+        keep_checkpoint_max=5, early_stop_intervals=None, precision="fp32", amp_level="O1", to_static_training=False,
+        num_workers=0, do_eval=False, use_vdl=False))
+    assert kwargs == {"val_dataset": None, "save_dir": "output", "test_config": None}
+    assert args2 == ("model", "train-set", "opt", losses, TrainSettings(
+        iters=7, batch_size=3, save_interval=5, log_iters=4, seed=11, save_best_metric="Dice", keep_checkpoint_max=0,
+        early_stop_intervals=2, precision="fp16", amp_level="O2", to_static_training=True, num_workers=1,
+        do_eval=True, use_vdl=True))
+    assert kwargs2 == {"val_dataset": "val-set", "save_dir": "out", "test_config": {"auc_roc": True}}
+
+
+class ScaledStep(steps_module.DygraphStep):
+    """A dygraph step with step state (as AmpStep's loss scaler) that records what it is restored from."""
+    restored = []
+
+    def state_dict(self):
+        return {"scaler": {"scale": 8.0}}
+
+    def set_state_dict(self, states):
+        ScaledStep.restored.append(dict(states))
+
+
+def test_step_state_goes_into_the_checkpoint_and_back_and_buffers_are_averaged_at_save_points(tmp_path, monkeypatch):
+    averaged = []
+    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size:
+                        ScaledStep(net, loss_set, optimizer))
+    monkeypatch.setattr(trainer_module, "average_buffers", lambda model, world_size: averaged.append((model,
+                                                                                                        world_size)))
+    ScaledStep.restored.clear()
+    model, _ = toy_train(tmp_path, 2, save_interval=1, log_iters=100)
+    assert averaged == [(model, 1), (model, 1)]
+    assert paddle.load(str(tmp_path / "iter_2" / "model.pdstates"))["scaler"] == {"scale": 8.0}
+    toy_train(tmp_path, 3, log_iters=100, resume_model="auto")
+    assert ScaledStep.restored == [{}, dict(paddle.load(str(tmp_path / "iter_2" / "model.pdstates")))]
+
+
+def draws():
+    return float(paddle.rand([])), float(np.random.rand()), random.random()
+
+
+def test_seed_everything_seeds_paddle_numpy_and_random():
+    seed_everything(3)
+    first = draws()
+    seed_everything(3)
+    assert draws() == first
+    seed_everything(4)
+    assert all(a != b for a, b in zip(draws(), first))
+
+
+@pytest.mark.parametrize("do_eval", [False, True])
+def test_from_config_builds_the_run_from_the_config_and_seeds_it(tmp_path, do_eval):
+    def trainer(seed):
+        cfg = Config(CONFIG, opts=list(TINY) + ["seed={}".format(seed), "do_eval={}".format(do_eval),
+                                                "test_config.auc_roc=True"])
+        return cfg, Trainer.from_config(cfg, str(tmp_path))
+
+    cfg, built = trainer(5)
+    assert (built.model, built.train_dataset, built.optimizer) == (cfg.model, cfg.train_dataset, cfg.optimizer)
+    assert built.loss_set.coef == cfg.loss["coef"] and built.loss_set.losses == cfg.loss["types"]
+    assert built.val_dataset is (cfg.val_dataset if do_eval else None)
+    assert (built.settings, built.settings.seed, built.save_dir) == (cfg.train_settings, 5, str(tmp_path))
+    assert built.test_config == cfg.test_config and built.test_config["auc_roc"] is True
+    assert Trainer.from_config(cfg).save_dir == "output"  # PaddleSeg's default
+    weights = {k: v.numpy() for k, v in built.model.state_dict().items()}
+    again = trainer(5)[1].model.state_dict()
+    other = trainer(6)[1].model.state_dict()
+    assert all(np.array_equal(again[k].numpy(), v) for k, v in weights.items())
+    assert not all(np.array_equal(other[k].numpy(), v) for k, v in weights.items())
