@@ -82,3 +82,55 @@ def test_check_int_bounds_and_exact_messages():
         V.check_int('L', 'n', 2.0, low=0)
     with raises_exactly(TypeError, "L: n must be an integer, got False"):
         V.check_int('L', 'n', False, low=0)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: V.check_pair("Crop", "crop_size", 5), TypeError,
+     "Crop: crop_size must be a list [width, height] of integers >= 1, got 5"),
+    (lambda: V.check_pair("Crop", "crop_size", [5]), ValueError,
+     "Crop: crop_size must be a list of 2 items [width, height], got [5]"),
+    (lambda: V.check_pair("Crop", "crop_size", (5, 6, 7)), ValueError,
+     "Crop: crop_size must be a list of 2 items [width, height], got (5, 6, 7)"),
+    (lambda: V.check_pair("Crop", "crop_size", [5, 2.0]), TypeError,
+     "Crop: crop_size must be a list [width, height] of integers >= 1, got [5, 2.0]"),
+    (lambda: V.check_pair("Crop", "crop_size", [True, 5]), TypeError,
+     "Crop: crop_size must be a list [width, height] of integers >= 1, got [True, 5]"),
+    (lambda: V.check_pair("Crop", "crop_size", [0, 5]), ValueError,
+     "Crop: crop_size must be a list [width, height] of integers >= 1, got [0, 5]"),
+    (lambda: V.check_pair("Pad", "size", [2, 3], low=3), ValueError,
+     "Pad: size must be a list [width, height] of integers >= 3, got [2, 3]"),
+    (lambda: V.check_pair(None, "stride", "ab", error=UserError), UserError,
+     "stride must be a list [width, height] of integers >= 1, got 'ab'"),
+    (lambda: V.check_str("Dataset", "separator", 3), TypeError, "Dataset: separator must be a string, got 3"),
+    (lambda: V.check_str("Dataset", "root", None, what="a folder path"), TypeError,
+     "Dataset: root must be a folder path, got None"),
+    (lambda: V.check_str(None, "metric", 1, error=UserError), UserError, "metric must be a string, got 1"),
+    (lambda: V.check_bool("A", "b", 1), TypeError, "A: b must be True or False, got 1"),
+    (lambda: V.check_bool(None, "b", 0, error=UserError), UserError, "b must be True or False, got 0"),
+    (lambda: V.check_choice("C", "mode", "tst", ("train", "val")), ValueError,
+     "C: mode must be one of train, val, got 'tst'"),
+    (lambda: V.check_choice(None, "precision", "x", ("fp32",), error=UserError), UserError,
+     "precision must be one of fp32, got 'x'"),
+    (lambda: V.check_prob("Flip", "prob", -0.5), ValueError, "Flip: prob must be in [0.0, 1.0], got -0.5"),
+    (lambda: V.check_prob(None, "p", "1", error=UserError), UserError, "p must be a number, got '1'"),
+    (lambda: V.check_number("L", "x", 2, high=1), ValueError, "L: x must be in [-inf, 1], got 2"),
+    (lambda: V.check_number("L", "x", 0, low=0, high=1, low_open=True), ValueError, "L: x must be in (0, 1], got 0"),
+    (lambda: V.check_number("L", "x", -1, low=0, high=1), ValueError, "L: x must be in [0, 1], got -1"),
+    (lambda: V.check_number(None, "lr", None, error=UserError), UserError, "lr must be a number, got None"),
+    (lambda: V.check_int(None, "n", "3", error=UserError), UserError, "n must be an integer, got '3'"),
+    (lambda: V.check_class_weight("D", "weight", 3, error=UserError), UserError,
+     "D: weight must be a list with one number per class, got 3"),
+])
+def test_every_check_has_an_exact_message_and_error_type(call, error, message):
+    with raises_exactly(error, message):
+        call()
+
+
+def test_values_at_the_bounds_pass_and_come_back_converted():
+    assert V.check_pair("C", "s", (1, 2)) == (1, 2) and type(V.check_pair("C", "s", [np.int64(3), 4])[0]) is int
+    assert V.check_pair("C", "s", [3, 3], low=3) == (3, 3)
+    assert V.check_number("L", "x", 1, low=0, high=1) == 1.0 and V.check_number("L", "x", 0, low=0, high=1) == 0.0
+    assert V.check_number("L", "x", 1, high=1) == 1.0 and V.check_prob("F", "p", 0) == 0.0
+    assert V.check_choice("C", "flag", True, (True, False)) is True and V.check_choice("C", "n", 1, (1, 3)) == 1
+    assert V.check_bool("A", "b", True) is True and V.check_str("A", "s", "") == ""
+    assert V.check_int("A", "n", 5, low=5) == 5 and V.check_int("A", "n", -7) == -7
