@@ -120,6 +120,18 @@ def test_check_int_bounds_and_exact_messages():
     (lambda: V.check_int(None, "n", "3", error=UserError), UserError, "n must be an integer, got '3'"),
     (lambda: V.check_class_weight("D", "weight", 3, error=UserError), UserError,
      "D: weight must be a list with one number per class, got 3"),
+    (lambda: V.check_class_weight("D", "weight", [], error=UserError), UserError,
+     "D: weight must be a non-empty list of numbers, got []"),
+    (lambda: V.check_class_weight("D", "weight", [-1], error=UserError), UserError,
+     "D: weight must be a list of class weights >= 0, got [-1]"),
+    (lambda: V.check_number(None, "lr", "x", error=UserError), UserError, "lr must be a number, got 'x'"),
+    (lambda: V.check_number(None, "lr", -1, low=0, error=UserError), UserError, "lr must be >= 0, got -1"),
+    (lambda: V.check_pair(None, "stride", [1], error=UserError), UserError,
+     "stride must be a list of 2 items [width, height], got [1]"),
+    (lambda: V.check_pair(None, "stride", [1, 2.5], error=UserError), UserError,
+     "stride must be a list [width, height] of integers >= 1, got [1, 2.5]"),
+    (lambda: V.check_pair(None, "stride", [1, 0], error=UserError), UserError,
+     "stride must be a list [width, height] of integers >= 1, got [1, 0]"),
 ])
 def test_every_check_has_an_exact_message_and_error_type(call, error, message):
     with raises_exactly(error, message):
