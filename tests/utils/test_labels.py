@@ -44,3 +44,10 @@ def test_check_reports_every_offending_value_exactly():
     with pytest.raises(UserError, match=r'^L: label values \[-3\] '):
         labels.check_label_values([-3, 1], 2, 255, 'L')
     labels.check_label_values([0, 1], 2, 255, 'L')
+
+
+def test_check_lists_the_first_ten_offending_values():
+    with pytest.raises(UserError) as info:
+        labels.check_label_values(np.arange(2, 14), 2, 255, "lbl.png")
+    assert str(info.value) == ("lbl.png: label values [2, 3, 4, 5, 6, 7, 8, 9, 10, 11] are outside [0, 2) and not "
+                               "ignore_index 255; check num_classes / ignore_index and the label files")
