@@ -1,6 +1,5 @@
 """tools/val.py in-process: [EVAL] lines, --auc_roc, sliding window, flips, per-image CSV, PaddleSeg
 checkpoints, and one-line errors for bad weights files."""
-import logging
 import pickle
 import re
 
@@ -22,18 +21,6 @@ def weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "model.pdparams"
     save_tiny_weights(path)
     return path
-
-
-@pytest.fixture
-def log_lines():
-    """The messages logged by paddleseg_lite during the test."""
-    lines = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    logger = logging.getLogger("paddleseg_lite")
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
 
 
 def run_val(model_path, *args, opts=()):

@@ -1,5 +1,4 @@
 """Weights loading: PaddleSeg-format pickles, strict vs lenient loading, clear user errors."""
-import logging
 import os
 import pickle
 import tarfile
@@ -21,18 +20,6 @@ def _isolated(tmp_path, monkeypatch):
     """Relative paths and the download cache stay inside tmp_path."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / 'cache'))
-
-
-@pytest.fixture
-def log_lines():
-    """The messages the paddleseg_lite logger emits during the test."""
-    lines = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    logger = logging.getLogger('paddleseg_lite')
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
 
 
 def _tiny(num_classes=2, seed=0, **kwargs):
