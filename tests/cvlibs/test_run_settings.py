@@ -3,6 +3,7 @@ import pytest
 import yaml
 
 from paddleseg_lite.cvlibs import Config
+from paddleseg_lite.cvlibs import run_settings
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
 from paddleseg_lite.utils.errors import UserError
 
@@ -67,3 +68,27 @@ def test_unknown_top_level_key_gets_did_you_mean(tmp_path, dic, opts):
     with pytest.raises(UserError, match=r"run.yml: unknown top-level key 'itres'\. Did you mean 'iters'\? Valid keys: "
                                         r"batch_size, iters, train_dataset"):
         Config(path, opts=opts)
+
+
+def test_config_takes_only_run_keys_and_records_static_training(tmp_path):
+    path = write(tmp_path, {"iters": 10, "batch_size": 2})
+    with pytest.raises(TypeError) as info:
+        Config(path, save_intervall=3, zeed=1)
+    assert str(info.value) == "Config: unknown run key(s) save_intervall, zeed"
+    cfg = Config(path, to_static_training=True)
+    assert cfg.dic["to_static_training"] is True and cfg.origins["to_static_training"] == "--to_static_training"
+    assert cfg.train_settings.to_static_training is True
+
+
+def test_a_drawn_seed_spans_31_bits(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(run_settings.random.SystemRandom, "randrange", lambda self, n: drawn.append(n) or 7)
+    assert TrainSettings(iters=1, batch_size=1).with_seed().seed == 7 and drawn == [2 ** 31]
+    assert TrainSettings(iters=1, batch_size=1, seed=4).with_seed().seed == 4 and drawn == [2 ** 31]
+
+
+@pytest.mark.parametrize("key", ["to_static_training", "use_vdl"])
+def test_switches_must_be_booleans(key):
+    with pytest.raises(UserError) as info:
+        TrainSettings(iters=1, batch_size=1, **{key: 1})
+    assert str(info.value) == "{} must be True or False, got 1".format(key)
