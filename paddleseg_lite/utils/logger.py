@@ -8,10 +8,26 @@ import os
 import sys
 
 _FORMAT = logging.Formatter("[%(asctime)s] %(levelname)s: %(message)s", "%Y/%m/%d %H:%M:%S")
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to the `sys.stdout` of the moment, so redirections made after import (notebooks,
+    `contextlib.redirect_stdout`, test capture) apply, and a replaced stream is never written after
+    it was closed."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 _logger = logging.getLogger("paddleseg_lite")
 _logger.propagate = False
 if not _logger.handlers:
-    _stdout = logging.StreamHandler(sys.stdout)
+    _stdout = _StdoutHandler()
     _stdout.setFormatter(_FORMAT)
     _logger.addHandler(_stdout)
 _rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
