@@ -10,8 +10,6 @@ import numpy as np
 
 def _as_int(value):
     """int() of a Python number, numpy scalar or 1-element tensor/array (collated trans_info)."""
-    if hasattr(value, "numpy"):
-        value = value.numpy()
     return int(np.asarray(value).reshape(-1)[0])
 
 
