@@ -42,7 +42,8 @@ AREAS = {  # area: (modules to mutate, tests that check them)
                              "tests/core/test_steps.py", "tests/core/test_distributed.py"]),
     "inference": (["paddleseg_lite/core/infer.py", "paddleseg_lite/core/inference_options.py",
                    "paddleseg_lite/deploy/predictor.py"],
-                  ["tests/core/test_infer.py", "tests/core/test_predict.py", "tests/deploy"]),
+                  ["tests/core/test_infer.py", "tests/core/test_inference_options.py", "tests/core/test_predict.py",
+                   "tests/deploy"]),
 }
 KILLED = {1, 3, 36, 24, -24}  # mutmut's exit codes for "killed" and "timeout"
 SURVIVED = {0}
