@@ -1,4 +1,5 @@
 import sys
+import uuid
 
 import pytest
 
@@ -123,12 +124,15 @@ def test_find_suggests_at_most_three(monkeypatch):
 
 
 def test_a_registry_imports_its_locations_on_the_first_lookup(tmp_path, monkeypatch):
-    (tmp_path / "lazy_components.py").write_text(
+    name = "lazy_components_" + uuid.uuid4().hex[:8]  # a module no earlier run has imported
+    (tmp_path / (name + ".py")).write_text(
         "from paddleseg_lite import registry\n\n\n@registry.LAZY.add_component\nclass Lazy:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    lazy = registry.ComponentManager("lazy", locations=["lazy_components"])
+    lazy = registry.ComponentManager("lazy", locations=[name])
     monkeypatch.setattr(registry, "LAZY", lazy, raising=False)
-    assert lazy.locations == ["lazy_components"] and "lazy_components" not in sys.modules
-    assert lazy["Lazy"].__name__ == "Lazy" and lazy.locations == []
-    assert "Lazy" in lazy and len(lazy) == 1 and list(lazy.components_dict) == ["Lazy"]
-    monkeypatch.delitem(sys.modules, "lazy_components")
+    try:
+        assert lazy.locations == [name] and name not in sys.modules
+        assert lazy["Lazy"].__name__ == "Lazy" and lazy.locations == []
+        assert "Lazy" in lazy and len(lazy) == 1 and list(lazy.components_dict) == ["Lazy"]
+    finally:
+        sys.modules.pop(name, None)
