@@ -92,3 +92,21 @@ def test_switches_must_be_booleans(key):
     with pytest.raises(UserError) as info:
         TrainSettings(iters=1, batch_size=1, **{key: 1})
     assert str(info.value) == "{} must be True or False, got 1".format(key)
+
+
+def test_save_best_metric_must_be_a_name():
+    with pytest.raises(UserError) as info:
+        TrainSettings(iters=1, batch_size=1, save_best_metric=3)
+    assert str(info.value) == "save_best_metric must be a metric name such as mIoU or dice_fg, got 3"
+
+
+def test_an_unknown_key_without_a_close_match_lists_every_valid_key(tmp_path):
+    with pytest.raises(UserError) as info:
+        Config(write(tmp_path, {"iters": 1, "batch_size": 1, "zzz": 0}))
+    assert str(info.value) == (
+        str(tmp_path / "run.yml") + ": unknown top-level key 'zzz'. Valid keys: batch_size, iters, train_dataset, "
+        "val_dataset, model, loss, optimizer, lr_scheduler, test_config, export, to_static_training, print_mem_info, "
+        "log_ranks, uniform_output_enabled, pdx_model_name, save_interval, log_iters, seed, save_best_metric, "
+        "keep_checkpoint_max, early_stop_intervals, precision, amp_level, num_workers, do_eval, use_vdl")
+    with pytest.raises(UserError, match=r"unknown top-level key 'sed'\. Did you mean 'seed'\? Valid keys: "):
+        Config(write(tmp_path, {"iters": 1, "batch_size": 1, "sed": 0}))
