@@ -198,7 +198,10 @@ class Config:
         """The run knobs as a `TrainSettings`, with a concrete seed; they are also written into the
         config, so that `save` records every knob of the run."""
         self.require("batch_size", "iters")
-        settings = self._cached("train_settings", lambda: train_settings(self.dic).with_seed())
+        return self._cached("train_settings", self._resolve_train_settings)
+
+    def _resolve_train_settings(self):
+        settings = train_settings(self.dic).with_seed()
         self.dic.update(settings.as_dict())
         return settings
 
