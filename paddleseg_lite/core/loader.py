@@ -8,12 +8,19 @@ ranks, and can start in the middle of an epoch.
 
 With `num_workers=0` batches are loaded in the calling thread (`MainThreadLoader`): Paddle's
 single-process DataLoader prefetches in a background thread that shares the global random state with
-the main thread and, left blocked when a loop stops early, aborts the interpreter at exit.
+the main thread and, left blocked when a loop stops early, aborts the interpreter at exit. With
+workers (`WorkerLoader`), a UserError raised while loading a batch reaches the caller as itself, as
+it does without workers.
 """
 import random
 
 import numpy as np
 import paddle
+
+from paddleseg_lite.utils.errors import UserError
+
+# The key of the batch a worker returns in place of one whose loading raised a UserError (`_error_batch`).
+USER_ERROR_KEY = "_user_error"
 
 
 def sample_seed(seed, epoch, index):
@@ -83,13 +90,34 @@ class EpochBatchSampler(paddle.io.Sampler):
 
 
 def collate(samples):
-    """Stack equally shaped arrays; keep everything else (paths, trans_info) as lists."""
+    """Stack equally shaped arrays; keep everything else (paths, trans_info) as lists.
+
+    Raises:
+        UserError: the images (`img`, the model input) differ in size.
+    """
+    check_same_image_size(samples)
     batch = {}
     for key in samples[0]:
         values = [s[key] for s in samples]
         same_shape = all(isinstance(v, np.ndarray) and v.shape == values[0].shape for v in values)
         batch[key] = np.stack(values) if same_shape else values
     return batch
+
+
+def check_same_image_size(samples):
+    """Raise a UserError naming two samples whose `img` arrays differ in shape (they cannot be stacked)."""
+    first = samples[0]
+    for sample in samples[1:] if "img" in first else []:
+        if sample["img"].shape != first["img"].shape:
+            raise UserError(
+                "images of different sizes in one batch: '{}' is {} and '{}' is {} (WxH) after the transforms; "
+                "add a RandomPaddingCrop (crop_size) or Resize (target_size) to train_dataset.transforms so "
+                "that every image comes out the same size, or set batch_size: 1".format(
+                    first.get("img_path"), _size(first["img"]), sample.get("img_path"), _size(sample["img"])))
+
+
+def _size(chw):
+    return "{}x{}".format(chw.shape[-1], chw.shape[-2])
 
 
 class MainThreadLoader:
@@ -107,12 +135,71 @@ class MainThreadLoader:
             yield {k: paddle.to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()}
 
 
+class _ReturnUserErrors:
+    """`dataset` in a worker process: a sample whose loading raises a UserError comes back as an error batch
+    (Paddle would re-raise the error in its reader thread, where it only kills the batch queue: the caller
+    would see `SystemError: Blocking queue is killed`)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        try:
+            return self.dataset[key]
+        except UserError as e:
+            return _error_batch(e)
+
+
+def _error_batch(error):
+    """The batch standing for `error`: `{USER_ERROR_KEY: its message as a uint8 array}` (Paddle's batch
+    queue needs an array in every batch; a batch without one ends the epoch early without a word)."""
+    return {USER_ERROR_KEY: np.frombuffer(str(error).encode("utf-8"), np.uint8)}
+
+
+def _collate_or_user_error(samples):
+    """`collate` in a worker process; the error batch of the first sample that failed to load, or of the
+    UserError collating raises, instead."""
+    failed = [s for s in samples if USER_ERROR_KEY in s]
+    if failed:
+        return failed[0]
+    try:
+        return collate(samples)
+    except UserError as e:
+        return _error_batch(e)
+
+
+class WorkerLoader:
+    """Paddle's multi-process DataLoader; a UserError met in a worker is raised here, in the caller's thread,
+    after the workers are shut down (the batches before it are yielded, as without workers)."""
+
+    def __init__(self, dataset, batch_sampler, num_workers):
+        self.num_workers = num_workers
+        self.loader = paddle.io.DataLoader(_ReturnUserErrors(dataset), batch_sampler=batch_sampler,
+                                           collate_fn=_collate_or_user_error, num_workers=num_workers,
+                                           return_list=True)
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        batches = iter(self.loader)
+        try:
+            for batch in batches:
+                if USER_ERROR_KEY in batch:
+                    raise UserError(batch[USER_ERROR_KEY].numpy().tobytes().decode("utf-8"))
+                yield batch
+        finally:
+            batches._try_shutdown_all()  # as Paddle does at the end of an epoch: stop and join the workers
+
+
 def build_loader(dataset, batch_sampler, num_workers):
     """Batches over `batch_sampler`: in this thread (num_workers 0) or from worker processes."""
     if num_workers == 0:
         return MainThreadLoader(dataset, batch_sampler)
-    return paddle.io.DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate,
-                                num_workers=num_workers, return_list=True)
+    return WorkerLoader(dataset, batch_sampler, num_workers)
 
 
 class ShardBatchSampler(paddle.io.Sampler):
