@@ -57,18 +57,16 @@ def convert_split(root, mode, val_ids, out_dir):
     lines = []
     for sample in dataset.file_list:
         name = os.path.splitext(os.path.basename(sample.img))[0]
-        columns = [_write(out_dir, "images", name, cv2.imread(sample.img, cv2.IMREAD_COLOR), sample.img)]
+        columns = [_write(out_dir, "images", name, io.read_image(sample.img, to_rgb=False))]
         if sample.label is not None:
-            columns.append(_write(out_dir, "annotations", name, (io.read_label(sample.label) > 0) * 1, sample.label))
+            columns.append(_write(out_dir, "annotations", name, (io.read_label(sample.label) > 0) * 1))
             if sample.fov is not None:
-                columns.append(_write(out_dir, "masks", name, io.read_fov(sample.fov) * 255, sample.fov))
+                columns.append(_write(out_dir, "masks", name, io.read_fov(sample.fov) * 255))
         lines.append(" ".join(columns))
     return lines
 
 
-def _write(out_dir, sub, name, array, source):
-    if array is None:
-        raise UserError("cannot read image '{}' (missing or corrupt)".format(source))
+def _write(out_dir, sub, name, array):
     rel = "{}/{}.png".format(sub, name)
     os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
     if not cv2.imwrite(os.path.join(out_dir, rel), array.astype("uint8")):

@@ -4,7 +4,12 @@
 Decoding uses OpenCV, with PNG palettes read from the file's PLTE chunk (labels saved as palette
 PNGs keep their indices) and gray GIFs (DRIVE's masks); on top, the sample rules: images come out RGB,
 a `fov` mask comes out 0/1, and every gt_field must have its image's size.
+
+A file that cannot be read whole is a UserError naming it: missing, empty, truncated, or not decodable.
+OpenCV returns a truncated JPEG with its missing part grey (libjpeg only prints a warning), so PNG and
+JPEG files are checked for their end marker before decoding; a truncated TIFF or BMP fails to decode.
 """
+import contextlib
 import struct
 
 import cv2
@@ -12,12 +17,14 @@ import numpy as np
 
 from paddleseg_lite.utils.errors import UserError
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 
 def read_image(path, channels=3, to_rgb=True):
     """An image file as (H, W, channels) float32, RGB for 3 channels (BGR with `to_rgb=False`).
 
     Raises:
-        UserError: the file is missing or OpenCV cannot decode it.
+        UserError: the file is missing, empty, truncated or not decodable.
     """
     img = _decode_image(path, channels)
     return np.ascontiguousarray(img[:, :, ::-1]) if to_rgb and img.shape[2] == 3 else img
@@ -57,7 +64,7 @@ def _decode_image(path, channels):
         np.ndarray: (H, W, channels) float32.
 
     Raises:
-        UserError: the file is missing or OpenCV cannot decode it.
+        UserError: the file is missing, empty, truncated or not decodable.
     """
     flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
     img = _imread(path, flag, "image")
@@ -102,11 +109,62 @@ def _imread(path, flag, what):
     if not isinstance(path, str):
         raise UserError("Expected a file path or a numpy array for the {}, got {}.".format(
             what, type(path).__name__))
-    img = cv2.imread(path, flag)
-    if img is None:
-        raise UserError("Cannot read {} file {}: it is missing or not an image OpenCV can decode. "
-                        "Check the path in the file list.".format(what, path))
-    return img
+    problem = _unreadable(path)
+    if problem is None:
+        with _quiet_opencv():
+            img = cv2.imread(path, flag)
+        if img is not None:
+            return img
+        problem = ("OpenCV cannot decode it (damaged or truncated, or not an image despite its name); "
+                   "re-create it")
+    raise UserError("Cannot read {} file {}: {}.".format(what, path, problem))
+
+
+def _unreadable(path):
+    """Why the file at `path` cannot be an intact image (missing, empty, truncated PNG/JPEG), or None."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return "{}; check the path (in the file list or --image_path)".format(e.strerror or e)
+    if not data:
+        return "the file is empty (0 bytes); re-create or re-copy it"
+    truncated = _png_truncation(data) if data.startswith(PNG_SIGNATURE) else _jpeg_truncation(data)
+    if truncated:
+        return "the file is truncated ({}); re-copy or re-download it".format(truncated)
+    return None
+
+
+def _png_truncation(data):
+    """How a PNG file is cut short (a chunk running past the end, or no IEND chunk), or None."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        pos += 12 + length
+        if pos > len(data):
+            return "its {} chunk runs past the end of the file".format(kind.decode("latin-1"))
+        if kind == b"IEND":
+            return None
+    return "it ends before its IEND chunk"
+
+
+def _jpeg_truncation(data):
+    """How a JPEG file is cut short (no end-of-image marker after its last scan), or None (also for
+    other formats). The marker bytes FF D9 cannot occur inside entropy-coded data."""
+    if data.startswith(b"\xff\xd8") and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        return "it ends before its end-of-image marker"
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    """Silence OpenCV's log while decoding: a damaged file is reported once, by the UserError."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def png_palette(path):
@@ -116,7 +174,7 @@ def png_palette(path):
             data = f.read()
     except OSError:
         return None
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
+    if not data.startswith(PNG_SIGNATURE):
         return None
     pos, color_type = 8, None
     while pos + 8 <= len(data):

@@ -145,8 +145,8 @@ def test_read_errors_name_the_file_or_type(tmp_path):
     missing = str(tmp_path / "nope.png")
     with pytest.raises(UserError) as info:
         io._decode_image(missing, 3)
-    assert str(info.value) == ("Cannot read image file {}: it is missing or not an image OpenCV can decode. "
-                               "Check the path in the file list.".format(missing))
+    assert str(info.value) == ("Cannot read image file {}: No such file or directory; check the path (in the file "
+                               "list or --image_path).".format(missing))
     with pytest.raises(UserError, match="Cannot read label file .*nope.png"):
         io.read_label(str(tmp_path / "nope.png"))
     with pytest.raises(UserError) as info:
