@@ -1,4 +1,8 @@
-"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob)."""
+"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob).
+
+Images of --image_path that cannot be read are skipped with a warning each and a summary (exit code 0);
+when none of them can be read, the run stops with one error line (exit code 2).
+"""
 import argparse
 import os
 import sys

@@ -3,6 +3,8 @@
 python deploy/python/infer.py --config output/inference_model/deploy.yaml --image_path img.png
 writes save_dir/<image stem>.png pseudo-colour predictions. On CPU it uses oneDNN and, on CPUs with
 native bf16, bfloat16 (--precision fp32 forces fp32); --device gpu [--use_trt] on GPUs.
+Images that cannot be read are skipped with a warning each and a summary (exit code 0); when none of
+them can be read, the run fails with one error line (exit code 2).
 """
 import argparse
 import os
@@ -15,7 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.core.predict import get_image_list  # noqa: E402
+from paddleseg_lite.core.predict import SkippedImages, get_image_list  # noqa: E402
 from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
 from paddleseg_lite.deploy import Predictor, load_deploy_config  # noqa: E402
 from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
@@ -81,9 +83,11 @@ def batches(items, size):
         yield items[start:start + size]
 
 
-def predict_batch(predictor, transforms, paths):
-    """Class-id maps for `paths`, run together when their transformed sizes agree."""
-    datas = [transforms({"img": p, "trans_info": [], "gt_fields": []}) for p in paths]
+def predict_batch(predictor, transforms, paths, skipped):
+    """(path, class-id map) of each readable image of `paths` (the others go to `skipped`), run together when
+    their transformed sizes agree."""
+    loaded = [(p, skipped.load(transforms, p)) for p in paths]
+    paths, datas = [p for p, d in loaded if d is not None], [d for _, d in loaded if d is not None]
     if len({d["img"].shape for d in datas}) == 1:
         groups = [datas]
     else:
@@ -92,7 +96,7 @@ def predict_batch(predictor, transforms, paths):
     for group in groups:
         out = to_class_ids(predictor(np.stack([d["img"] for d in group])), predictor.output_op)
         preds += [restore_size(p.astype(np.uint8), d["trans_info"]) for p, d in zip(out, group)]
-    return preds
+    return list(zip(paths, preds))
 
 
 def main(argv=None):
@@ -106,16 +110,17 @@ def main(argv=None):
                           use_onednn=args.enable_mkldnn, use_trt=args.use_trt,
                           min_subgraph_size=args.min_subgraph_size, auto_tuned_shape_file=args.auto_tuned_shape_file)
     transforms, colors = build_transforms(predictor.transforms), color_map(256)
-    times = []
+    times, skipped = [], SkippedImages(len(images))
     for i, paths in enumerate(batches(images, args.batch_size), 1):
         tic = time.time()
-        preds = predict_batch(predictor, transforms, paths)
+        preds = predict_batch(predictor, transforms, paths, skipped)
         times.append(time.time() - tic)
-        for path, pred in zip(paths, preds):
+        for path, pred in preds:
             write_palette_png(os.path.join(args.save_dir, os.path.splitext(os.path.basename(path))[0] + ".png"),
                               pred, colors)
         if args.print_detail:
             logger.info("[{}/{}] {} ({:.3f} s)".format(i, -(-len(images) // args.batch_size), paths[-1], times[-1]))
+    skipped.finish()
     if args.benchmark and times:
         logger.info("{} mean time per batch: {:.4f} s over {} batches (first excluded when possible)".format(
             args.model_name or "model", float(np.mean(times[1:] or times)), len(times)))

@@ -3,6 +3,9 @@
     save_dir/pseudo_color_prediction/<relpath-stem>.png   palette PNG, pixel value = class id
     save_dir/added_prediction/<relpath>                   0.6 * image + 0.4 * colour mask
     save_dir/probability_map/<relpath-stem>.png           foreground probability x 255 (--save_prob)
+
+An image of several that cannot be read (missing, empty, truncated, not an image) is skipped with a
+warning naming it, and a summary follows the run; only when none can be read is it an error.
 """
 import os
 
@@ -56,6 +59,37 @@ def get_image_list(image_path):
     return sorted(images), base
 
 
+class SkippedImages:
+    """The images of a prediction run that could not be read: the rest are still predicted.
+
+    Each skipped file gets a warning line, `finish` a summary line; when no image could be read,
+    `finish` raises a UserError (a single image's own read error is raised as it is).
+    """
+
+    def __init__(self, total):
+        self.total, self.paths = total, []
+
+    def load(self, transforms, path):
+        """`transforms` applied to the image file `path`, or None when the file cannot be read."""
+        try:
+            return transforms({"img": path, "trans_info": [], "gt_fields": []})
+        except UserError as e:
+            if self.total == 1:
+                raise
+            logger.warning("Skipped {}: {}".format(path, e))
+            self.paths.append(path)
+            return None
+
+    def finish(self):
+        """Log how many images were skipped; raise a UserError when that was all of them."""
+        if len(self.paths) == self.total:
+            raise UserError("none of the {} images could be read (each is named in a warning above); fix or "
+                            "replace the files".format(self.total))
+        if self.paths:
+            logger.warning("Skipped {} of {} images that could not be read (named above); the other {} were "
+                           "predicted".format(len(self.paths), self.total, self.total - len(self.paths)))
+
+
 def _write_outputs(path, rel, pred, prob, save_dir, colors):
     stem = os.path.splitext(rel)[0]
     write_palette_png(os.path.join(save_dir, "pseudo_color_prediction", stem + ".png"), pred, colors)
@@ -103,14 +137,17 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
         custom = np.asarray(custom_color, np.uint8).reshape(-1, 3)
         colors[:len(custom)] = custom
     model.eval()
-    progbar = Progbar(len(image_list))
+    progbar, skipped = Progbar(len(image_list)), SkippedImages(len(image_list))
     for i, path in enumerate(image_list, 1):
-        data = transforms({"img": path, "trans_info": [], "gt_fields": []})
-        logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
-        pred = logits_to_pred(logits).numpy()[0, 0].astype(np.uint8)
-        prob = logits_to_prob(logits).numpy()[0] if save_prob else None
-        rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
-        _write_outputs(path, rel, pred, prob, save_dir, colors)
+        data = skipped.load(transforms, path)
+        if data is not None:
+            logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
+            pred = logits_to_pred(logits).numpy()[0, 0].astype(np.uint8)
+            prob = logits_to_prob(logits).numpy()[0] if save_prob else None
+            rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
+            _write_outputs(path, rel, pred, prob, save_dir, colors)
         progbar.update(i)
+    skipped.finish()
     logger.info("Predicted images are saved in {} and {} .".format(
         os.path.join(save_dir, "added_prediction"), os.path.join(save_dir, "pseudo_color_prediction")))
+
