@@ -17,7 +17,6 @@ import os
 import shutil
 import sys
 import tempfile
-import zipfile
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
@@ -25,7 +24,7 @@ import cv2  # noqa: E402
 
 from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.datasets import DRIVE  # noqa: E402
-from paddleseg_lite.datasets.download import extract_atomically  # noqa: E402
+from paddleseg_lite.datasets.download import extract_atomically, looks_like_zip  # noqa: E402
 from paddleseg_lite.transforms import io  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
@@ -114,7 +113,7 @@ def prepare(src, out, val_ids=None):
     work = tempfile.mkdtemp(prefix=".prepare_drive-", dir=parent)
     try:
         source = src
-        if zipfile.is_zipfile(src):
+        if os.path.isfile(src) and looks_like_zip(src):
             source = os.path.join(work, "src")
             extract_atomically(src, source)
         elif not os.path.isdir(src):

@@ -4,7 +4,8 @@ Called by the named datasets in `vessels.py` before they look for files. It neve
 non-interactive run: without an explicit opt-in (env `PADDLESEG_LITE_DOWNLOAD=1`, or "yes" at an
 interactive prompt) it raises a one-line UserError saying where the data goes and how to get it.
 Downloads resume from a `.part` file (HTTP Range), are checked against Content-Length and as a zip,
-and are extracted into a temporary folder that is renamed into place only when complete.
+and are extracted into a temporary folder that is renamed into place only when complete; a corrupt
+or truncated zip is a UserError saying to download it again, and leaves nothing extracted.
 """
 import http.client
 import os
@@ -14,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
@@ -27,6 +29,9 @@ URLS = {
 }
 ENV_OPT_IN = "PADDLESEG_LITE_DOWNLOAD"
 CHUNK = 1 << 16
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; the end record of an empty zip
+# What reading a damaged zip raises: a bad header or CRC, a broken or cut-short deflate stream.
+CORRUPT_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 def ensure_dataset(name, dataset_root, extra_hint=""):
@@ -149,20 +154,38 @@ def _check_zip(path, url):
     try:
         with zipfile.ZipFile(path) as archive:
             broken = archive.testzip()
-    except zipfile.BadZipFile:
-        broken = "(not a zip)"
-    if broken is not None:
+    except CORRUPT_ZIP_ERRORS as e:
+        broken = str(e)
+    else:
+        broken = broken and "member '{}' is damaged".format(broken)
+    if broken:
         raise UserError("download of {} is not a valid zip ({}); it was deleted, run again".format(url, broken))
 
 
+def looks_like_zip(path):
+    """Whether the file `path` is meant to be a zip: it has a zip's name or starts like one (a truncated
+    zip has lost its central directory, so `zipfile.is_zipfile` says no)."""
+    if path.lower().endswith(".zip") or zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as f:
+        return f.read(4) in ZIP_MAGIC
+
+
 def extract_atomically(zip_path, dataset_root):
-    """Extract `zip_path` into a temporary folder beside dataset_root, then rename it into place."""
+    """Extract `zip_path` into a temporary folder beside dataset_root, then rename it into place.
+
+    Raises:
+        UserError: the zip is corrupt or truncated (nothing is left extracted), or has an unsafe path.
+    """
     parent = os.path.dirname(os.path.abspath(dataset_root))
     tmp = tempfile.mkdtemp(prefix=".extract-", dir=parent)
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            _check_members(archive, zip_path)
-            archive.extractall(tmp)
+        try:
+            with zipfile.ZipFile(zip_path) as archive:
+                _check_members(archive, zip_path)
+                archive.extractall(tmp)
+        except CORRUPT_ZIP_ERRORS as e:
+            raise UserError("zip '{}' is corrupt or truncated ({}); download it again".format(zip_path, e))
         entries = [e for e in os.listdir(tmp) if e != "__MACOSX"]
         single = os.path.join(tmp, entries[0]) if len(entries) == 1 else None
         os.rename(single if single and os.path.isdir(single) else tmp, dataset_root)
