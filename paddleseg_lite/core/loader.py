@@ -15,6 +15,9 @@ import random
 import numpy as np
 import paddle
 
+from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.validate import check_int
+
 
 def sample_seed(seed, epoch, index):
     """A 32-bit seed that is a pure function of (seed, epoch, index)."""
@@ -109,7 +112,7 @@ class MainThreadLoader:
 
 def build_loader(dataset, batch_sampler, num_workers):
     """Batches over `batch_sampler`: in this thread (num_workers 0) or from worker processes."""
-    if num_workers == 0:
+    if check_int(None, "num_workers", num_workers, 0, error=UserError) == 0:
         return MainThreadLoader(dataset, batch_sampler)
     return paddle.io.DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate,
                                 num_workers=num_workers, return_list=True)
