@@ -9,5 +9,5 @@ from paddleseg_lite.deploy.export import (ExportWrapper, check_input_shape, expo
 from paddleseg_lite.deploy.predictor import (Predictor, PredictorModel, cpu_has_fast_bf16, inference_model,
                                              load_deploy_config)
 
-__all__ = ["ExportWrapper", "Predictor", "check_input_shape", "PredictorModel", "cpu_has_fast_bf16", "export_model", "inference_model",
-           "load_deploy_config", "save_inference_model", "write_deploy_yaml"]
+__all__ = ["ExportWrapper", "Predictor", "PredictorModel", "check_input_shape", "cpu_has_fast_bf16", "export_model",
+           "inference_model", "load_deploy_config", "save_inference_model", "write_deploy_yaml"]
