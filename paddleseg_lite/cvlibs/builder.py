@@ -251,6 +251,8 @@ def build_lr_scheduler(dic):
     warmup_iters, warmup_start_lr = cfg.pop("warmup_iters", 0), cfg.pop("warmup_start_lr", None)
     if bool(warmup_iters) != (warmup_start_lr is not None):
         raise UserError("lr_scheduler: set warmup_iters and warmup_start_lr together (or neither)")
+    if warmup_iters and "learning_rate" not in cfg:
+        raise UserError("lr_scheduler: warmup_iters needs learning_rate (the rate the warmup ends at)")
     remaining = max(int(dic["iters"]) - int(warmup_iters), 1)
     if name == "PolynomialDecay":
         cfg.setdefault("decay_steps", remaining)

@@ -78,6 +78,9 @@ CONFIG_CASES = {
                 "lr_scheduler.T_max must be >= 1, got 0"),
     "eta_min -1": ({}, [scheduler(type="CosineAnnealingDecay", eta_min=-1)], check_train,
                    "lr_scheduler.eta_min must be >= 0, got -1"),
+    "warmup without learning_rate": ({}, ["lr_scheduler={'type': 'PiecewiseDecay', 'boundaries': [5], 'values': "
+                                          "[0.1, 0.01], 'warmup_iters': 2, 'warmup_start_lr': 0.001}"], check_train,
+                                     "lr_scheduler: warmup_iters needs learning_rate"),
     "paddle's own check": ({}, ["lr_scheduler={'type': 'PiecewiseDecay', 'boundaries': [5, 9], 'values': [0.1]}"],
                            check_train, "lr_scheduler (PiecewiseDecay): The values have one more element"),
     # optimizer
