@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.deploy import export_model  # noqa: E402
+from paddleseg_lite.deploy import check_input_shape, export_model  # noqa: E402
 from paddleseg_lite.deploy.export import OUTPUT_OPS  # noqa: E402
 from paddleseg_lite.models import load_entire_model  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
@@ -33,6 +33,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_input_shape(args.input_shape, error=UserError)
     cli.set_device("cpu")
     cfg = Config(args.config, opts=args.opts)
     model = cfg.model

@@ -24,7 +24,9 @@ from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa:
 from paddleseg_lite.transforms import Compose  # noqa: E402
 from paddleseg_lite.transforms.trans_info import undo_trans_info  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
+from paddleseg_lite.utils.errors import UserError  # noqa: E402
 from paddleseg_lite.utils.imageio import write_palette_png  # noqa: E402
+from paddleseg_lite.utils.validate import check_int  # noqa: E402
 from paddleseg_lite.utils.visual import color_map  # noqa: E402
 
 
@@ -57,7 +59,11 @@ def parse_args(argv=None):
     p.add_argument("--with_argmax", action="store_true", help="accepted for PaddleSeg compatibility: "
                    "predictions are always reduced to class ids")
     p.add_argument("--print_detail", type=str2bool, default=True, help="log per-batch progress")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for flag in ("batch_size", "min_subgraph_size", "cpu_threads"):  # --batch_size -2 predicted nothing, silently
+        if getattr(args, flag) is not None:
+            check_int(None, "--" + flag, getattr(args, flag), 1, error=UserError)
+    return args
 
 
 def build_transforms(transform_cfgs):

@@ -114,10 +114,9 @@ def inference_options(args, test_config, aug_flag):
     if getattr(args, aug_flag):
         config.update(aug_eval=True, scales=args.scales, flip_horizontal=args.flip_horizontal,
                       flip_vertical=args.flip_vertical)
-    if args.is_slide:
-        if not args.crop_size or not args.stride:
-            raise UserError("--is_slide needs --crop_size W H and --stride W H")
-        config.update(is_slide=True, crop_size=args.crop_size, stride=args.stride)
+    if args.is_slide:  # the config's crop_size / stride stay unless a flag gives them
+        config.update({k: v for k, v in (("is_slide", True), ("crop_size", args.crop_size), ("stride", args.stride))
+                       if v is not None})
     if args.mirror_pad:
         config["mirror_pad"] = True
     return InferenceOptions.from_test_config(config), bool(config.get("auc_roc"))

@@ -18,6 +18,7 @@ import numpy as np
 import paddle
 
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.validate import check_int
 
 # The key of the batch a worker returns in place of one whose loading raised a UserError (`_error_batch`).
 USER_ERROR_KEY = "_user_error"
@@ -197,7 +198,7 @@ class WorkerLoader:
 
 def build_loader(dataset, batch_sampler, num_workers):
     """Batches over `batch_sampler`: in this thread (num_workers 0) or from worker processes."""
-    if num_workers == 0:
+    if check_int(None, "num_workers", num_workers, 0, error=UserError) == 0:
         return MainThreadLoader(dataset, batch_sampler)
     return WorkerLoader(dataset, batch_sampler, num_workers)
 

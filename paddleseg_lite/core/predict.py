@@ -20,7 +20,7 @@ from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.imageio import write_image, write_palette_png
 from paddleseg_lite.utils.progress import Progbar
-from paddleseg_lite.utils.visual import color_map
+from paddleseg_lite.utils.visual import palette
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -132,10 +132,7 @@ def predict(model, model_path, transforms, image_list, image_dir=None, save_dir=
 
 def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None):
     """Predict every image of `image_list` with `options` and write the outputs under `save_dir`."""
-    colors = color_map(256)
-    if custom_color:
-        custom = np.asarray(custom_color, np.uint8).reshape(-1, 3)
-        colors[:len(custom)] = custom
+    colors = palette(custom_color)
     model.eval()
     progbar, skipped = Progbar(len(image_list)), SkippedImages(len(image_list))
     for i, path in enumerate(image_list, 1):

@@ -9,6 +9,7 @@ rules: dataset facts (num_classes, ignore_index, img_channels) flow into the mod
 import copy
 import difflib
 import inspect
+import re
 
 import paddle
 
@@ -18,7 +19,7 @@ from paddleseg_lite.transforms import Compose
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import binary_ok
-from paddleseg_lite.utils.validate import check_number
+from paddleseg_lite.utils.validate import check_int, check_number, did_you_mean
 
 _NESTED_REGISTRY = {"transforms": manager.TRANSFORMS, "backbone": manager.BACKBONES,
                     "losses": manager.LOSSES}
@@ -50,10 +51,8 @@ def check_arguments(obj, kwargs, path):
     where = "{} ({})".format(path, obj.__name__)
     for key in kwargs:
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = " Did you mean '{}'?".format(close[0]) if close else ""
             raise UserError("{}: unknown argument '{}'.{} Valid arguments: {}".format(
-                where, key, hint, ", ".join(names)))
+                where, key, did_you_mean(key, names), ", ".join(names)))
     missing = [p.name for p in params if p.default is p.empty and p.kind != p.VAR_POSITIONAL
                and p.name not in kwargs]
     if missing:
@@ -86,7 +85,17 @@ def build_component(cfg, path, registry=None):
     try:
         return obj(**kwargs)
     except (UserError, ValueError, TypeError) as e:
-        raise UserError("{} ({}): {}".format(path, obj.__name__, e))
+        raise UserError(_located(str(e), path, obj.__name__))
+
+
+def _located(text, path, name):
+    """A constructor's error message placed in the config: `path.arg (Name) must be ...` for the
+    one-argument messages of `utils.validate` ("Name: arg must be ..."), else `path (Name): text`."""
+    text = text[len(name) + 2:] if text.startswith(name + ": ") else text
+    arg = re.match(r"(\w+(?:\[\d+\])?) must be ", text)
+    if arg:
+        return "{}.{} ({}) {}".format(path, arg.group(1), name, text[arg.end(1) + 1:])
+    return "{} ({}): {}".format(path, name, text)
 
 
 def dataset_facts(dic):
@@ -158,6 +167,10 @@ def build_model(dic):
 
 
 def _loss_items(loss_cfg):
+    for key in loss_cfg:
+        if key not in ("types", "coef"):
+            raise UserError("loss: unknown key '{}'.{} Valid keys: types, coef".format(
+                key, did_you_mean(key, ("types", "coef"))))
     types, coef = loss_cfg.get("types"), loss_cfg.get("coef")
     if not isinstance(types, list) or not isinstance(coef, list) or not types:
         raise UserError("loss must have a non-empty list 'types' and a list 'coef', e.g. "
@@ -167,6 +180,8 @@ def _loss_items(loss_cfg):
     if len(types) != len(coef):
         raise UserError("loss.types has {} entries but loss.coef has {}; give one coef per loss".format(
             len(types), len(coef)))
+    for i, value in enumerate(coef):
+        check_number(None, "loss.coef[{}]".format(i), value, 0, error=UserError)
     return types, coef
 
 
@@ -191,6 +206,35 @@ def build_loss(dic):
     return LossSet(built, coef)
 
 
+# Paddle's schedulers and optimizers check few of their arguments, with asserts that omit the value
+# (power, decay_steps) or not at all (momentum 1.5, weight_decay -1, end_lr -1 train to garbage): the
+# arguments PaddleSeg configs use are checked first, by config key; Paddle's own errors on the others
+# are re-raised as one line naming the section (`_make`).
+_NUMBER_RANGES = {
+    "learning_rate": dict(low=0, low_open=True), "warmup_start_lr": dict(low=0), "end_lr": dict(low=0),
+    "eta_min": dict(low=0), "power": dict(low=0, low_open=True), "gamma": dict(low=0, low_open=True),
+    "momentum": dict(low=0, high=1, high_open=True), "beta1": dict(low=0, high=1, high_open=True),
+    "beta2": dict(low=0, high=1, high_open=True), "epsilon": dict(low=0, low_open=True),
+    "weight_decay": dict(low=0)}
+_INT_MIN = {"warmup_iters": 0, "decay_steps": 1, "T_max": 1, "step_size": 1}
+
+
+def _check_paddle_args(cfg, section):
+    for key, value in cfg.items():
+        if key in _NUMBER_RANGES:
+            check_number(None, "{}.{}".format(section, key), value, error=UserError, **_NUMBER_RANGES[key])
+        elif key in _INT_MIN:
+            check_int(None, "{}.{}".format(section, key), value, _INT_MIN[key], error=UserError)
+
+
+def _make(cls, section, **kwargs):
+    """`cls(**kwargs)`, with Paddle's argument errors as a UserError naming the config section."""
+    try:
+        return cls(**kwargs)
+    except (AssertionError, ValueError, TypeError) as e:
+        raise UserError("{} ({}): {}".format(section, cls.__name__, " ".join(str(e).split())))
+
+
 def build_lr_scheduler(dic):
     """Build any `paddle.optimizer.lr` class by name, with PaddleSeg's warmup and decay defaults."""
     cfg = copy.deepcopy(dic["lr_scheduler"])
@@ -203,20 +247,22 @@ def build_lr_scheduler(dic):
         hint = " Did you mean {}?".format(" or ".join(close)) if close else ""
         raise UserError("lr_scheduler.type '{}' is not a paddle.optimizer.lr class.{} Available: {}".format(
             name, hint, ", ".join(available)))
+    _check_paddle_args(cfg, "lr_scheduler")
     warmup_iters, warmup_start_lr = cfg.pop("warmup_iters", 0), cfg.pop("warmup_start_lr", None)
     if bool(warmup_iters) != (warmup_start_lr is not None):
         raise UserError("lr_scheduler: set warmup_iters and warmup_start_lr together (or neither)")
+    if warmup_iters and "learning_rate" not in cfg:
+        raise UserError("lr_scheduler: warmup_iters needs learning_rate (the rate the warmup ends at)")
     remaining = max(int(dic["iters"]) - int(warmup_iters), 1)
     if name == "PolynomialDecay":
         cfg.setdefault("decay_steps", remaining)
     elif name == "CosineAnnealingDecay":
         cfg.setdefault("T_max", remaining)
-    check_arguments(getattr(paddle.optimizer.lr, name), cfg, "lr_scheduler")
-    scheduler = getattr(paddle.optimizer.lr, name)(**cfg)
+    check_arguments(getattr(lr, name), cfg, "lr_scheduler")
+    scheduler = _make(getattr(lr, name), "lr_scheduler", **cfg)
     if warmup_iters:
-        scheduler = paddle.optimizer.lr.LinearWarmup(
-            learning_rate=scheduler, warmup_steps=int(warmup_iters), start_lr=float(warmup_start_lr),
-            end_lr=float(cfg["learning_rate"]))
+        scheduler = _make(lr.LinearWarmup, "lr_scheduler", learning_rate=scheduler, warmup_steps=warmup_iters,
+                          start_lr=float(warmup_start_lr), end_lr=float(cfg["learning_rate"]))
     return scheduler
 
 
@@ -241,8 +287,7 @@ def build_optimizer(opt_cfg, model, lr_scheduler):
         logger.info("optimizer: SGD with momentum {} -> paddle.optimizer.Momentum".format(cfg["momentum"]))
     elif name == "SGD":
         cfg.pop("momentum", None)
-    if "weight_decay" in cfg:
-        check_number(None, "optimizer.weight_decay", cfg["weight_decay"], error=UserError)
+    _check_paddle_args(cfg, "optimizer")
     cls = getattr(paddle.optimizer, name)
     check_arguments(cls, dict(cfg, learning_rate=lr_scheduler, parameters=None), "optimizer")
-    return cls(learning_rate=lr_scheduler, parameters=model.parameters(), **cfg)
+    return _make(cls, "optimizer", learning_rate=lr_scheduler, parameters=model.parameters(), **cfg)

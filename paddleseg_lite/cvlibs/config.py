@@ -8,6 +8,7 @@ adds the CLI overrides and builds the components lazily through `cvlibs.builder`
 """
 import ast
 import codecs
+import collections.abc
 import copy
 import os
 
@@ -61,6 +62,30 @@ def _record(value, file, origins, path):
         origins[path] = file
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (PyYAML silently keeps the last one,
+    so the first setting would be lost without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self._check_unique(node)
+        return super().construct_mapping(node, deep)
+
+    def _check_unique(self, node):
+        first = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # keys merged in by `<<: *anchor` may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, collections.abc.Hashable):
+                continue  # SafeLoader refuses these itself
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise UserError("{}: line {}: duplicate key '{}' (first set at line {}); YAML keeps only the "
+                                "last one, so remove one of them".format(self.name, line, key, first[key]))
+            first[key] = line
+
+
 def _read_yaml(path, chain):
     if not os.path.isfile(path):
         via = " (included from {})".format(" -> ".join(chain)) if chain else ""
@@ -69,7 +94,7 @@ def _read_yaml(path, chain):
         raise UserError("Config file must end with .yml or .yaml: {}".format(path))
     try:
         with codecs.open(path, "r", "utf-8") as f:
-            dic = yaml.safe_load(f) or {}
+            dic = yaml.load(f, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as e:
         raise UserError("Invalid YAML in {}: {}".format(path, str(e).replace("\n", " ")))
     if not isinstance(dic, dict):
@@ -157,11 +182,10 @@ class Config:
         self.path = path
         self.origins = {}
         self.dic = load_yaml(path, self.origins)
-        if learning_rate:
+        if learning_rate is not None:
             self.dic.setdefault("lr_scheduler", {})["learning_rate"] = learning_rate
             self.origins["lr_scheduler.learning_rate"] = "--learning_rate"
-        flags = dict(run_keys, batch_size=batch_size or None, iters=iters or None,
-                     to_static_training=to_static_training)
+        flags = dict(run_keys, batch_size=batch_size, iters=iters, to_static_training=to_static_training)
         for key, value in flags.items():
             if value is not None:
                 self.dic[key] = value
@@ -247,8 +271,11 @@ class Config:
             self.dic["optimizer"], self.model, self.lr_scheduler))
 
     def check_train(self):
-        """Fail early, naming the key, when something training needs is missing."""
+        """Fail early, naming the key, when something training needs is missing, or a run knob or the
+        learning-rate schedule has a bad value (before tools/train.py writes anything to save_dir)."""
         self.require("batch_size", "iters", "train_dataset", "optimizer", "lr_scheduler", "loss", "model")
+        self.train_settings  # checks the run knobs (iters first: the schedule's length depends on it)
+        self.lr_scheduler  # checks the schedule's values
 
     def __str__(self):
         ordered = {k: self.dic[k] for k in _DUMP_ORDER if k in self.dic}

@@ -5,12 +5,11 @@ with every knob resolved, the random seed included) reproduces a run on its own.
 top-level keys that are neither PaddleSeg's nor a run knob, with a did-you-mean.
 """
 import dataclasses
-import difflib
 import random
 from typing import Optional
 
 from paddleseg_lite.utils.errors import UserError
-from paddleseg_lite.utils.validate import check_bool, check_choice, check_int, check_str
+from paddleseg_lite.utils.validate import check_bool, check_choice, check_int, check_str, did_you_mean
 
 # PaddleSeg's top-level keys; the last four are accepted for compatibility and have no effect here.
 PADDLESEG_KEYS = ("batch_size", "iters", "train_dataset", "val_dataset", "model", "loss", "optimizer",
@@ -82,10 +81,8 @@ def check_keys(dic, path):
     """Raise a UserError for a top-level key that is neither PaddleSeg's nor a run knob."""
     for key in dic:
         if key not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
-            hint = " Did you mean '{}'?".format(close[0]) if close else ""
             raise UserError("{}: unknown top-level key '{}'.{} Valid keys: {}".format(
-                path, key, hint, ", ".join(KNOWN_KEYS)))
+                path, key, did_you_mean(key, KNOWN_KEYS), ", ".join(KNOWN_KEYS)))
 
 
 def train_settings(dic):

@@ -4,9 +4,10 @@
 (CPU oneDNN fp32/bf16, GPU, TensorRT); `inference_model` turns a dygraph model into a
 `PredictorModel` that core.val / core.predict can use in place of the model.
 """
-from paddleseg_lite.deploy.export import ExportWrapper, export_model, save_inference_model, write_deploy_yaml
+from paddleseg_lite.deploy.export import (ExportWrapper, check_input_shape, export_model, save_inference_model,
+                                          write_deploy_yaml)
 from paddleseg_lite.deploy.predictor import (Predictor, PredictorModel, cpu_has_fast_bf16, inference_model,
                                              load_deploy_config)
 
-__all__ = ["ExportWrapper", "Predictor", "PredictorModel", "cpu_has_fast_bf16", "export_model", "inference_model",
-           "load_deploy_config", "save_inference_model", "write_deploy_yaml"]
+__all__ = ["ExportWrapper", "Predictor", "PredictorModel", "check_input_shape", "cpu_has_fast_bf16", "export_model",
+           "inference_model", "load_deploy_config", "save_inference_model", "write_deploy_yaml"]

@@ -15,7 +15,7 @@ import paddle.nn.functional as F
 import yaml
 
 from paddleseg_lite.utils.labels import is_sigmoid
-from paddleseg_lite.utils.validate import check_choice
+from paddleseg_lite.utils.validate import check_choice, is_int
 
 OUTPUT_OPS = ("argmax", "softmax", "none")
 OUTPUT_DTYPES = {"argmax": "int32", "softmax": "float32", "none": "float32"}
@@ -55,10 +55,12 @@ class ExportWrapper(paddle.nn.Layer):
         return logits
 
 
-def _check_input_shape(input_shape):
+def check_input_shape(input_shape, error=ValueError):
+    """`input_shape` ([N, C, H, W], None: the default) as a list, or `error` naming it and its flag."""
     shape = list(DEFAULT_INPUT_SHAPE if input_shape is None else input_shape)
-    if len(shape) != 4 or not all(s is None or (isinstance(s, int) and s > 0) for s in shape):
-        raise ValueError("input_shape must be 4 positive ints or None (N, C, H, W), got {}".format(input_shape))
+    if len(shape) != 4 or not all(s is None or (is_int(s) and s > 0) for s in shape):
+        raise error("input_shape (--input_shape) must be 4 positive ints or None (N, C, H, W; leave the flag "
+                    "out for any batch and image size), got {}".format(input_shape))
     return shape
 
 
@@ -72,7 +74,7 @@ def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax
             (default [None, 3, None, None]: any batch and image size).
         output_op (str): See `ExportWrapper`.
     """
-    shape = _check_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     was_training = model.training
     model.eval()
     try:
@@ -98,7 +100,7 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         "model": MODEL_FILE,
         "params": PARAMS_FILE,
         "transforms": list(transforms or []),
-        "input_shape": _check_input_shape(input_shape),
+        "input_shape": check_input_shape(input_shape),
         "output_op": output_op,
         "output_dtype": OUTPUT_DTYPES[output_op],
     }}

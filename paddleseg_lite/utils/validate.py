@@ -6,6 +6,7 @@ datasets) let the default TypeError / ValueError through; `cvlibs.builder` turns
 with the config path. Callers that check user input directly (run settings, test_config) pass
 `error=UserError`, and `owner=None` when the key alone names the setting.
 """
+import difflib
 import numbers
 
 
@@ -33,17 +34,19 @@ def check_int(owner, name, value, low=None, error=None):
     return int(value)
 
 
-def check_number(owner, name, value, low=None, high=None, low_open=False, error=None):
-    """`value` as float; TypeError unless a number, ValueError outside [low, high] ((low, ...] with
-    `low_open`); None bounds are open."""
+def check_number(owner, name, value, low=None, high=None, low_open=False, high_open=False, error=None):
+    """`value` as float; TypeError unless a number, ValueError outside [low, high] (`low_open` /
+    `high_open` exclude the bound); None bounds are open."""
     if not is_number(value):
         _raise(TypeError, error, owner, name, "a number", value)
     too_low = low is not None and (value <= low if low_open else value < low)
-    if too_low or (high is not None and value > high):
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
         if high is None:
             text = "{} {}".format(">" if low_open else ">=", low)
         else:
-            text = "in {}{}, {}]".format("(" if low_open else "[", "-inf" if low is None else low, high)
+            text = "in {}{}, {}{}".format("(" if low_open else "[", "-inf" if low is None else low, high,
+                                          ")" if high_open else "]")
         _raise(ValueError, error, owner, name, text, value)
     return float(value)
 
@@ -100,3 +103,9 @@ def check_class_weight(owner, name, weight, error=None):
     if min(weight) < 0:
         _raise(ValueError, error, owner, name, "a list of class weights >= 0", weight)
     return [float(w) for w in weight]
+
+
+def did_you_mean(key, valid):
+    """" Did you mean 'x'?" for the closest of `valid` to a misspelt `key`, or "" when none is close."""
+    close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1)
+    return " Did you mean '{}'?".format(close[0]) if close else ""

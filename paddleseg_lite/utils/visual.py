@@ -1,7 +1,9 @@
 """Colour maps, blended overlays and VisualDL logging (scalars and image panels)."""
 import numpy as np
 
+from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import num_classes_of
+from paddleseg_lite.utils.validate import is_int
 
 
 def color_map(num_classes):
@@ -19,6 +21,27 @@ def color_map(num_classes):
             label >>= 3
             j += 1
     return colors[1:]
+
+
+def palette(custom_color=None):
+    """The 256 colours of predicted class ids: PaddleSeg's `color_map`, the first ones replaced by
+    `custom_color` (predict's --custom_color: a flat list of RGB triplets, integers in 0..255).
+
+    Raises:
+        UserError: `custom_color` is not whole triplets of integers in 0..255.
+    """
+    colors = color_map(256)
+    if not custom_color:
+        return colors
+    name = "custom_color (--custom_color)"
+    if len(custom_color) % 3 or len(custom_color) > colors.size:
+        raise UserError("{} must be R G B triplets (a multiple of 3 values, at most 256 colours), got {} "
+                        "values".format(name, len(custom_color)))
+    for value in custom_color:
+        if not is_int(value) or not 0 <= value <= 255:
+            raise UserError("{} values must be integers in 0..255, got {!r}".format(name, value))
+    colors[:len(custom_color) // 3] = np.asarray(custom_color, np.uint8).reshape(-1, 3)
+    return colors
 
 
 def colorize(pred, colors):

@@ -25,8 +25,9 @@ def test_paddleseg_keys_map_onto_the_options_and_auc_roc_is_left_to_evaluation()
 def test_unknown_keys_are_named_with_the_valid_ones():
     with pytest.raises(UserError) as info:
         InferenceOptions.from_test_config({"is_slid": True, "crop": 1})
-    assert str(info.value) == ("test_config has unknown key(s) crop, is_slid; valid keys: aug_eval, scales, "
-                               "flip_horizontal, flip_vertical, is_slide, crop_size, stride, mirror_pad, auc_roc")
+    assert str(info.value) == ("test_config: unknown key 'is_slid'. Did you mean 'is_slide'? Valid keys: "
+                               "aug_eval, scales, flip_horizontal, flip_vertical, is_slide, crop_size, stride, "
+                               "mirror_pad, auc_roc")
 
 
 @pytest.fixture

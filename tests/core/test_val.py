@@ -86,7 +86,7 @@ def test_paddleseg_checkpoint_evaluates_without_conversion(weights, tmp_path, lo
 @pytest.mark.parametrize("weights_file, args, message", [
     (b"not a pickle", [], "is not a valid .pdparams weights file"),
     (None, [], "Model weights not found"),
-    ("valid", ["--is_slide"], "--is_slide needs --crop_size W H and --stride W H")])
+    ("valid", ["--is_slide"], "(--is_slide) needs test_config.crop_size and test_config.stride (--crop_size W H")])
 def test_bad_weights_or_flags_are_one_line_errors(tmp_path, capsys, weights, weights_file, args, message):
     path = weights if weights_file == "valid" else tmp_path / "model.pdparams"
     if isinstance(weights_file, bytes):

@@ -101,7 +101,7 @@ def test_constructor_error_is_prefixed_with_path_and_keeps_its_message():
     cfg = synthetic(transforms=[{"type": "ResizeStepScaling", "min_scale_factor": 2.0, "max_scale_factor": 1.0}])
     with pytest.raises(UserError) as e:
         builder.build_dataset({"train_dataset": cfg}, "train_dataset")
-    assert message(e) == ("train_dataset.transforms[0] (ResizeStepScaling): ResizeStepScaling: min_scale_factor "
+    assert message(e) == ("train_dataset.transforms[0] (ResizeStepScaling): min_scale_factor "
                           "(2.0) must not exceed max_scale_factor (1.0).")
 
 
@@ -246,7 +246,7 @@ def test_loss_entries_without_type_are_named():
            "loss": {"types": [{"type": "MixedLoss", "losses": [{"weight": None}], "coef": [1]}], "coef": [1]}}
     with pytest.raises(UserError) as e:
         builder.build_loss(dic)
-    assert message(e).startswith("loss.types[0] (MixedLoss): MixedLoss: every entry of losses must be a loss")
+    assert message(e).startswith("loss.types[0] (MixedLoss): every entry of losses must be a loss")
 
 
 def test_loss_errors_name_the_entry():

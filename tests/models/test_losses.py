@@ -254,9 +254,11 @@ def test_ignore_index_inside_class_range_warns_once(monkeypatch):
     (lambda: MixedLoss(losses=[{'type': 'DiceLoss'}], coef=[1]), TypeError,
      "MixedLoss: every entry of losses must be a loss (a dict with `type:` in YAML)."),
     (lambda: MixedLoss(losses=[DiceLoss()], coef=[True]), TypeError,
-     "MixedLoss: coef must be a list of numbers, got [True]."),
+     "MixedLoss: coef[0] must be a number, got True"),
     (lambda: MixedLoss(losses=[DiceLoss()], coef=['0.5']), TypeError,
-     "MixedLoss: coef must be a list of numbers, got ['0.5'].")])
+     "MixedLoss: coef[0] must be a number, got '0.5'"),
+    (lambda: MixedLoss(losses=[DiceLoss(), DiceLoss()], coef=[1, -0.5]), ValueError,
+     "MixedLoss: coef[1] must be >= 0, got -0.5")])
 def test_constructor_errors_name_the_loss_and_argument(build, error, message):
     with pytest.raises(error, match='^' + re.escape(message) + '$'):
         build()

@@ -7,7 +7,7 @@ the trainer sums the returned list.
 import paddle.nn as nn
 
 from paddleseg_lite.registry import LOSSES
-from paddleseg_lite.utils.validate import is_number
+from paddleseg_lite.utils.validate import check_number
 
 
 @LOSSES.add_component
@@ -36,10 +36,8 @@ class MixedLoss(nn.Layer):
             raise ValueError("MixedLoss: losses is empty; list at least one loss.")
         if not all(isinstance(loss, nn.Layer) for loss in losses):
             raise TypeError("MixedLoss: every entry of losses must be a loss (a dict with `type:` in YAML).")
-        if not all(is_number(c) for c in coef):
-            raise TypeError("MixedLoss: coef must be a list of numbers, got {!r}.".format(coef))
         self.losses = nn.LayerList(losses)
-        self.coef = [float(c) for c in coef]
+        self.coef = [check_number("MixedLoss", "coef[{}]".format(i), c, 0) for i, c in enumerate(coef)]
         self.ignore_index = ignore_index
         if ignore_index is not None:
             for loss in losses:
