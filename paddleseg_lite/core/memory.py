@@ -71,9 +71,9 @@ def _cgroup_dirs():
         with open("/proc/self/cgroup") as f:
             for hierarchy, controllers, path in (line.rstrip("\n").split(":", 2) for line in f):
                 if hierarchy == "0":
-                    found.add("/sys/fs/cgroup" + path)
+                    found.add(os.path.normpath("/sys/fs/cgroup" + path))
                 elif "memory" in controllers.split(","):
-                    found.add("/sys/fs/cgroup/memory" + path)
+                    found.add(os.path.normpath("/sys/fs/cgroup/memory" + path))
     except (OSError, ValueError):
         pass
     return found
@@ -94,13 +94,13 @@ def _cgroup_available():
 
 
 def _host_available():
+    """MemAvailable (or the free pages), lowered to the cgroup's room; None when neither is known."""
     available = _read_numbers("/proc/meminfo").get("MemAvailable")
     if available is not None:
         available *= 1024
     elif "SC_AVPHYS_PAGES" in getattr(os, "sysconf_names", {}):
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    cgroup = _cgroup_available()
-    return cgroup if available is None else min(available, cgroup if cgroup is not None else available)
+    return min((n for n in (available, _cgroup_available()) if n is not None), default=None)
 
 
 def available_memory(place):
@@ -232,8 +232,8 @@ def whole_image_window(model, im, forward):
                             _size(_slide_need(im.shape, cost, channels, (WINDOW_STEP, WINDOW_STEP))),
                             _available_text(available)))
     crop, stride = (side, side), (side * 3 // 4, side * 3 // 4)
-    if (h, w, side) not in _announced:
-        _announced.add((h, w, side))
+    if (h, w, side, cost) not in _announced:  # once per image size, window and model
+        _announced.add((h, w, side, cost))
         logger.info("Whole-image inference of a {}x{} image needs ~{}, with {}: using sliding-window inference "
                     "({})".format(w, h, _size(need), _available_text(available), _flags(side)))
     return crop, stride

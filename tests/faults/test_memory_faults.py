@@ -75,6 +75,22 @@ def test_too_little_memory_switches_to_sliding_windows(unet, monkeypatch, log_li
     np.testing.assert_array_equal(infer.inference(unet, im).numpy(), whole)
 
 
+def test_the_reported_3000px_image_plans_1024px_windows_without_running_it(monkeypatch, log_lines):
+    """The issue's case: base_channels 64 needs ~16x the ~3.2 GiB of base_channels 4; only the probe runs."""
+    im = paddle.zeros([1, 3, 3000, 3000])
+    monkeypatch.setenv(memory.AVAILABLE_ENV, "8G")
+    plans = {}
+    for base in (4, 64):
+        model = UNet(num_classes=2, base_channels=base)
+        model.eval()
+        with paddle.no_grad():
+            plans[base] = memory.whole_image_window(model, im, infer._run_model)
+    assert plans == {4: None, 64: ((1024, 1024), (768, 768))}  # ~3.24 GiB fits in 80% of 8 GiB
+    assert log_lines == ["Whole-image inference of a 3000x3000 image needs ~51.83 GiB, with ~8.00 GiB available "
+                         "(PADDLESEG_LITE_AVAILABLE_MEMORY): using sliding-window inference (--is_slide --crop_size "
+                         "1024 1024 --stride 768 768)"]
+
+
 def test_refusals_name_the_fix(unet, monkeypatch):
     monkeypatch.setenv(memory.AVAILABLE_ENV, TIGHT)
     with pytest.raises(UserError, match=r"^test_config.crop_size \(--crop_size\) 64x64: .* needs ~1.7 MiB, with "
