@@ -4,13 +4,15 @@ Sits between the model and the metrics / predictions: `core/val.py` and `core/pr
 `inference` or `aug_inference` on a transformed image, get logits back at the image's original size
 (`reverse_transform` undoes the Resize / Padding recorded in `trans_info`), then use `logits_to_pred`
 and `logits_to_prob`. Works on paddle tensors only, so it runs on whatever device the model is on.
-The caller puts the model in eval mode.
+The caller puts the model in eval mode. A whole image that would not fit in memory is inferred
+with sliding windows instead (`core/memory.py`).
 """
 import math
 
 import paddle
 import paddle.nn.functional as F
 
+from paddleseg_lite.core import memory
 from paddleseg_lite.transforms.trans_info import undo_trans_info
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import is_sigmoid
@@ -94,11 +96,13 @@ def slide_inference(model, im, crop_size, stride, mirror_pad=False):
         Tensor: N×C×H×W float32 logits.
 
     Raises:
-        UserError: crop_size / stride are not two positive integers.
+        UserError: crop_size / stride are not two positive integers, or the windows would not fit in
+            memory (`core.memory.check_window`).
         RuntimeError: some pixel is covered by no window (stride much larger than crop_size).
     """
     crop_w, crop_h = check_pair(None, "test_config.crop_size (--crop_size)", crop_size, error=UserError)
     stride_w, stride_h = check_pair(None, "test_config.stride (--stride)", stride, error=UserError)
+    memory.check_window(model, im, (crop_w, crop_h), _run_model)
     height, width = im.shape[2], im.shape[3]
     margin_h = margin_w = 0
     if mirror_pad:
@@ -123,7 +127,11 @@ def slide_inference(model, im, crop_size, stride, mirror_pad=False):
 
 
 def _infer(model, im, is_slide, stride, crop_size, mirror_pad):
-    """Whole-image or slide logits at the input size."""
+    """Whole-image or slide logits at the input size; sliding windows when a whole-image forward pass
+    would not fit in memory (`core.memory.whole_image_window`)."""
+    window = None if is_slide else memory.whole_image_window(model, im, _run_model)
+    if window:
+        is_slide, (crop_size, stride) = True, window
     if is_slide:
         return slide_inference(model, im, crop_size, stride, mirror_pad)
     return _run_model(model, im)
@@ -138,7 +146,8 @@ def inference(model, im, trans_info=None, is_slide=False, stride=None, crop_size
         model (paddle.nn.Layer): returns a list of logits at input size (eval mode set by caller).
         im (Tensor): N×C_in×H×W transformed image.
         trans_info (list | None): the dataset's ``(op, (h, w))`` list; None keeps the input size.
-        is_slide (bool): sliding-window inference with `crop_size` / `stride` ((w, h) each).
+        is_slide (bool): sliding-window inference with `crop_size` / `stride` ((w, h) each); also
+            used, with windows that fit, when a whole-image pass would not (`core.memory`).
         mirror_pad (bool): reflect-pad the borders during slide inference (see `slide_inference`).
 
     Returns:

@@ -226,13 +226,16 @@ class PredictorModel:
 
     Args:
         predictor (Predictor): Exported with output_op='none'.
+        source_model (paddle.nn.Layer, optional): The dygraph model it was exported from; `core.memory`
+            measures the memory a forward pass needs on it, as Paddle's allocator statistics do not see
+            Paddle Inference's own allocations (which are about the same).
     """
 
-    def __init__(self, predictor):
+    def __init__(self, predictor, source_model=None):
         if predictor.output_op != "none":
             raise ValueError("PredictorModel needs logits: export with output_op='none' (got {!r})".format(
                 predictor.output_op))
-        self.predictor = predictor
+        self.predictor, self.source_model = predictor, source_model
         self.training = False
 
     def eval(self):
@@ -267,4 +270,5 @@ def inference_model(model, device="cpu", precision="auto", cpu_threads=None, sav
         with tempfile.TemporaryDirectory(prefix="paddleseg_lite_export_") as tmp:
             return inference_model(model, device, precision, cpu_threads, save_dir=tmp)
     export_model(model, save_dir, output_op="none")
-    return PredictorModel(Predictor(save_dir, device=device, precision=precision, cpu_threads=cpu_threads))
+    predictor = Predictor(save_dir, device=device, precision=precision, cpu_threads=cpu_threads)
+    return PredictorModel(predictor, source_model=model)
