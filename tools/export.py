@@ -33,6 +33,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    cli.check_save_dir(args.save_dir)
     cli.set_device("cpu")
     cfg = Config(args.config, opts=args.opts)
     model = cfg.model
