@@ -34,6 +34,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     check_input_shape(args.input_shape, error=UserError)
+    cli.check_save_dir(args.save_dir)
     cli.set_device("cpu")
     cfg = Config(args.config, opts=args.opts)
     model = cfg.model

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.core import Trainer  # noqa: E402
+from paddleseg_lite.core.checkpoint import recover  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 
@@ -29,17 +30,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    cli.check_save_dir(args.save_dir)
+    rank0 = int(os.environ.get("PADDLE_TRAINER_ID", "0")) == 0
+    if rank0:
+        recover(args.save_dir)  # first: a killed writer's temporary may hold the disk space the run needs
     cli.set_device(args.device)
     cfg = Config(args.config, learning_rate=args.learning_rate, batch_size=args.batch_size, iters=args.iters,
                  opts=args.opts, **cli.run_flags(args))
     cfg.check_train()
     cfg.train_settings  # resolves every knob (and the seed) into the config before it is saved
-    if int(os.environ.get("PADDLE_TRAINER_ID", "0")) == 0:
+    if rank0:
         logger.add_file(os.path.join(args.save_dir, "train.log"))
-        cfg.save(os.path.join(args.save_dir, "config.yml"))
     logger.info("---------------Config Information---------------\n{}------------------------------------------------"
                 .format(cfg))
-    Trainer.from_config(cfg, args.save_dir).train(args.resume_model)
+    trainer = Trainer.from_config(cfg, args.save_dir)
+    trainer.restore(args.resume_model)  # before config.yml: a checkpoint this config cannot resume keeps its own
+    if rank0:
+        cfg.save(os.path.join(args.save_dir, "config.yml"))
+    trainer.train()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.save_dir:
+        cli.check_save_dir(args.save_dir)
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
     options, auc_roc = cli.inference_options(args, cfg.test_config, "aug_eval")

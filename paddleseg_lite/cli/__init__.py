@@ -2,8 +2,11 @@
 
 The top layer of the package: it may import everything below it and nothing imports it.
 """
+import contextlib
 import dataclasses
+import os
 import sys
+import tempfile
 
 import paddle
 
@@ -27,6 +30,43 @@ def run(main):
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+
+
+def _missing_parents(path):
+    """The directories `os.makedirs(path)` would create, deepest first."""
+    created, path = [], os.path.abspath(path)
+    while not os.path.exists(path):
+        created.append(path)
+        path = os.path.dirname(path)
+    return created
+
+
+def _unwritable_reason(path, created, error):
+    existing = os.path.dirname(created[-1]) if created else os.path.abspath(path)
+    if os.path.isfile(existing):
+        return "it is a file" if existing == os.path.abspath(path) else "{} is a file".format(existing)
+    return error.strerror or str(error)
+
+
+def check_save_dir(path, flag="--save_dir"):
+    """Refuse an output directory that cannot be made or written, before any work is done.
+
+    Probes by creating (and removing) a file there, since permission bits do not tell (root writes
+    anyway; a read-only mount or /proc refuses anyway). Directories made for the probe are removed again.
+    """
+    created = _missing_parents(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise UserError("{} {}: cannot write output there ({}); choose a writable directory".format(
+            flag, path, _unwritable_reason(path, created, e))) from e
+    finally:
+        for directory in created:
+            with contextlib.suppress(OSError):  # absent (not made) or no longer empty
+                os.rmdir(directory)
 
 
 def set_device(device):

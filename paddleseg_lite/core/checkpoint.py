@@ -11,7 +11,13 @@
 A checkpoint directory is filled under a temporary name (`.tmp-<name>-<hex>`) and renamed into place,
 so a killed process never leaves a partial `iter_N/` or `best_model/` behind. Replacing an existing
 directory moves the old one aside first (`.tmp-<name>-<hex>.old`); `recover` puts it back if the process
-died between the two renames, and removes other leftovers.
+died between the two renames, and removes other leftovers (also `.tmp-model.pdstates-<hex>` inside a
+checkpoint, from `write_file`). A write that fails (disk full) removes its temporary at once and stops
+the run with one line; the checkpoints written before stay intact.
+
+With an evaluation, `iter_N/` is written before it (its states marked `eval_pending`) and completed by
+`record_evaluation` after it: an evaluation that fails loses no weights, and a run resumed from a
+pending checkpoint evaluates it again first.
 """
 import collections
 import glob
@@ -24,11 +30,14 @@ import uuid
 import numpy as np
 import paddle
 
+from paddleseg_lite.core.restore import restore_exactly
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.fileio import remove, writing
 
 FILES = ("model.pdparams", "model.pdopt", "model.pdstates")
 _TMP = re.compile(r"\.tmp-(.+)-[0-9a-f]{8}(\.old)?")
+RESUME_HINT = "; the checkpoints written before are intact: continue with --resume_model auto"
 
 
 def _fsync_dir(path):
@@ -39,15 +48,24 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+def _temp_name(target):
+    return os.path.join(os.path.dirname(os.path.abspath(target)),
+                        ".tmp-{}-{}".format(os.path.basename(target), uuid.uuid4().hex[:8]))
+
+
 def write_dir(target, objects):
-    """Write `{filename: object}` with paddle.save into `target`, replacing it atomically."""
-    parent = os.path.dirname(os.path.abspath(target))
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, ".tmp-{}-{}".format(os.path.basename(target), uuid.uuid4().hex[:8]))
-    os.makedirs(tmp)
-    for name, obj in objects.items():
-        paddle.save(obj, os.path.join(tmp, name))
-    _fsync_dir(tmp)
+    """Write `{filename: object}` with paddle.save into `target`, replacing it atomically.
+
+    Raises:
+        UserError: a write failed (disk full, ...); the temporary directory is removed and `target` kept.
+    """
+    parent, tmp = os.path.dirname(os.path.abspath(target)), _temp_name(target)
+    with writing(tmp, target, RESUME_HINT):
+        os.makedirs(parent, exist_ok=True)
+        os.makedirs(tmp)
+        for name, obj in objects.items():
+            paddle.save(obj, os.path.join(tmp, name))
+        _fsync_dir(tmp)
     old = None
     if os.path.exists(target):
         old = tmp + ".old"
@@ -58,18 +76,27 @@ def write_dir(target, objects):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def write_file(target, obj):
+    """paddle.save `obj` to the file `target`, replacing it atomically (a temporary file in its directory)."""
+    tmp = _temp_name(target)
+    with writing(tmp, target, RESUME_HINT):
+        paddle.save(obj, tmp)
+    os.replace(tmp, target)
+
+
 def recover(save_dir):
     """Clean up after a killed writer: restore a moved-aside directory whose replacement never
-    arrived, and delete every other temporary directory."""
-    for path in sorted(glob.glob(os.path.join(save_dir, ".tmp-*"))):
+    arrived, and delete every other temporary (in save_dir, and files inside its checkpoints)."""
+    inside = glob.glob(os.path.join(save_dir, "iter_*", ".tmp-*"))
+    for path in sorted(glob.glob(os.path.join(save_dir, ".tmp-*"))) + sorted(inside):
         match = _TMP.fullmatch(os.path.basename(path))
         if not match:
             continue
-        target = os.path.join(save_dir, match.group(1))
+        target = os.path.join(os.path.dirname(path), match.group(1))
         if match.group(2) and not os.path.exists(target):
             os.replace(path, target)
         else:
-            shutil.rmtree(path, ignore_errors=True)
+            remove(path)
 
 
 def iter_of(path):
@@ -101,6 +128,17 @@ def _load(path, what):
     return obj
 
 
+def _not_a_checkpoint(path):
+    """The UserError for a --resume_model path that is no checkpoint directory."""
+    if os.path.isfile(path):
+        return UserError("--resume_model {}: a file, not a checkpoint directory; give the directory that holds "
+                         "model.pdparams and model.pdopt (e.g. output/iter_500), or 'auto'".format(path))
+    if os.path.isdir(path) and candidates(path):
+        return UserError("--resume_model {}: a save_dir, not a checkpoint; give one of its checkpoints (e.g. {}), "
+                         "or 'auto' with --save_dir {}".format(path, candidates(path)[0], path))
+    return UserError("--resume_model {}: directory not found (expected e.g. output/iter_500, or 'auto')".format(path))
+
+
 def load_dir(path):
     """Load the checkpoint directory `path` (save_dir/iter_N) for resuming.
 
@@ -108,11 +146,10 @@ def load_dir(path):
         tuple: (model_state, optimizer_state, states dict, path).
 
     Raises:
-        UserError: a missing directory or file, or a file that cannot be read.
+        UserError: not a checkpoint directory, a missing file, or a file that cannot be read.
     """
-    if not os.path.isdir(path):
-        raise UserError("--resume_model {}: directory not found (expected e.g. output/iter_500, or "
-                        "'auto')".format(path))
+    if not os.path.isdir(path) or (not os.path.exists(os.path.join(path, FILES[0])) and candidates(path)):
+        raise _not_a_checkpoint(path)
     missing = [f for f in FILES[:2] if not os.path.isfile(os.path.join(path, f))]
     if missing:
         raise UserError("--resume_model {}: missing {}; it is not a complete checkpoint".format(
@@ -128,15 +165,24 @@ def load_dir(path):
 
 
 def load_latest(save_dir):
-    """The newest checkpoint of save_dir that loads (`--resume_model auto`), or None.
+    """The newest checkpoint of save_dir that loads (`--resume_model auto`), or None when there is none.
 
     Unreadable checkpoints are skipped with a warning.
+
+    Raises:
+        UserError: when save_dir has checkpoints but none of them can be read (starting afresh instead
+            would silently drop them).
     """
-    for path in candidates(save_dir):
+    found = candidates(save_dir)
+    for path in found:
         try:
             return load_dir(path)
         except UserError as e:
             logger.warning("--resume_model auto: skipping {}: {}".format(path, e))
+    if found:
+        raise UserError("--resume_model auto: none of the {} checkpoints in {} can be read (see the warnings "
+                        "above); resume from another one, or remove them to start from scratch".format(
+                            len(found), save_dir))
     return None
 
 
@@ -177,7 +223,12 @@ class CheckpointManager:
 
     def restore(self, resume_model, model, optimizer):
         """Load `resume_model` (a directory, or 'auto' for the newest complete one in save_dir) into
-        model/optimizer and the best-metric bookkeeping; returns its states ({} when starting fresh)."""
+        model/optimizer and the best-metric bookkeeping; returns its states ({} when starting fresh).
+
+        Raises:
+            UserError: the checkpoint cannot be read, or cannot be restored exactly into `model` and
+                `optimizer` (another model shape, optimizer type, ...): checked before any training step.
+        """
         if not resume_model:
             return {}
         loaded = load_latest(self.save_dir) if resume_model == "auto" else load_dir(resume_model)
@@ -185,8 +236,7 @@ class CheckpointManager:
             logger.info("--resume_model auto: no checkpoint in {}, starting from scratch".format(self.save_dir))
             return {}
         model_state, opt_state, states, path = loaded
-        model.set_state_dict(model_state)
-        optimizer.set_state_dict(opt_state)
+        restore_exactly(model, optimizer, model_state, opt_state, path)
         self.best = states.get("best_metric", -1.0)
         self.best_iter = states.get("best_iter", -1)
         self.worse_count = states.get("worse_count", 0)
@@ -201,24 +251,41 @@ class CheckpointManager:
         self.worse_count += value < self.best
         return False
 
-    def save(self, it, model, optimizer, scalars, extra_states):
-        """Record an evaluation's `scalars` ({} without one), then write `best_model/` when it is a new
-        best and `iter_N/`, and drop the oldest `iter_*` beyond keep_checkpoint_max."""
-        is_best = bool(scalars) and self._update_best(scalars[self.metric_name], it)
+    def _states(self, it, extra_states, scalars):
+        return dict(extra_states, best_metric=self.best, best_iter=self.best_iter, metric_name=self.metric_name,
+                    worse_count=self.worse_count, iter=it, **scalars)
+
+    def _path(self, it):
+        return os.path.join(self.save_dir, "iter_{}".format(it))
+
+    def save(self, it, model, optimizer, extra_states, eval_pending=False):
+        """Write `iter_N/` and drop the oldest `iter_*` beyond keep_checkpoint_max (rank 0).
+
+        With `eval_pending` (an evaluation follows), its states say so until `record_evaluation`.
+        """
+        if self.rank != 0:
+            return
+        states = self._states(it, extra_states, {"eval_pending": True} if eval_pending else {})
+        self.kept.append(self._path(it))
+        write_dir(self.kept[-1], {"model.pdparams": model.state_dict(), "model.pdopt": optimizer.state_dict(),
+                                  "model.pdstates": states})
+        while self.keep_checkpoint_max > 0 and len(self.kept) > self.keep_checkpoint_max:
+            shutil.rmtree(self.kept.popleft(), ignore_errors=True)
+
+    def record_evaluation(self, it, model, optimizer, scalars, extra_states):
+        """Record the evaluation `scalars` of `iter_N/`: the best-metric bookkeeping, `best_model/` when it
+        is a new best, then the evaluation in `iter_N/model.pdstates` (no longer pending)."""
+        is_best = self._update_best(scalars[self.metric_name], it)
         if self.rank == 0:
-            states = dict(extra_states, best_metric=self.best, best_iter=self.best_iter,
-                          metric_name=self.metric_name, worse_count=self.worse_count, iter=it, **scalars)
-            files = {"model.pdparams": model.state_dict(), "model.pdopt": optimizer.state_dict(),
-                     "model.pdstates": states}
-            if is_best:  # before iter_N: a run killed in between redoes this evaluation when resumed
-                write_dir(os.path.join(self.save_dir, "best_model"), files)
-            self.kept.append(os.path.join(self.save_dir, "iter_{}".format(it)))
-            write_dir(self.kept[-1], files)
-            while self.keep_checkpoint_max > 0 and len(self.kept) > self.keep_checkpoint_max:
-                shutil.rmtree(self.kept.popleft(), ignore_errors=True)
-        if scalars:
-            logger.info("[EVAL] The model with the best validation {} ({:.4f}) was saved at iter {}.".format(
-                self.metric_name, self.best, self.best_iter))
+            states = self._states(it, extra_states, scalars)
+            if is_best:  # before iter_N's states: a run killed in between evaluates iter_N again when resumed
+                write_dir(os.path.join(self.save_dir, "best_model"), {
+                    "model.pdparams": model.state_dict(), "model.pdopt": optimizer.state_dict(),
+                    "model.pdstates": states})
+            if os.path.isdir(self._path(it)):  # not when resumed from a pending checkpoint of another save_dir
+                write_file(os.path.join(self._path(it), "model.pdstates"), states)
+        logger.info("[EVAL] The model with the best validation {} ({:.4f}) was saved at iter {}.".format(
+            self.metric_name, self.best, self.best_iter))
 
     def should_stop(self):
         """True after `early_stop_intervals` evaluations below the best."""

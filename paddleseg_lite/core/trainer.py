@@ -2,9 +2,11 @@
 
     Trainer.from_config(cfg, save_dir).train(resume_model)
 
-The loop reads top to bottom: for each batch, the step strategy (`core.steps`) updates the model, the
-LR scheduler steps, `TrainLogger` logs; every `save_interval` iterations (and at the last) the save
-point evaluates and hands the weights to the `CheckpointManager`. A resumed run continues with the
+`restore` (called by `train`, or first on its own) makes the step strategy and restores the checkpoint,
+refusing one that cannot be restored exactly, before any step. The loop reads top to bottom: for each
+batch, the step strategy (`core.steps`) updates the model, the LR scheduler steps, `TrainLogger` logs;
+every `save_interval` iterations (and at the last) the save point hands the weights to the
+`CheckpointManager`, then evaluates (a failing evaluation loses no weights). A resumed run continues with the
 same learning rate, data order (seeded per (seed, epoch, index): `core.loader`) and best-model
 bookkeeping, and ends with bitwise identical weights on the CPU.
 """
@@ -76,6 +78,7 @@ class Trainer:
         self.rank, self.world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
         self.checkpoints = CheckpointManager(save_dir, settings.keep_checkpoint_max, settings.save_best_metric,
                                              settings.early_stop_intervals, self.rank)
+        self._step, self._states = None, {}
 
     @classmethod
     def from_config(cls, cfg, save_dir="output"):
@@ -88,33 +91,53 @@ class Trainer:
                    val_dataset=cfg.val_dataset if settings.do_eval else None, save_dir=save_dir,
                    test_config=cfg.test_config)
 
+    def restore(self, resume_model=None):
+        """Make the step strategy and restore `resume_model` (a checkpoint directory or 'auto') into the
+        model, optimizer and step.
+
+        Raises:
+            UserError: the checkpoint cannot be read or restored exactly (before any training step; tools/
+                train.py calls this before it writes save_dir/config.yml).
+        """
+        self._step = make_step(self.settings, wrap_parallel(self.model, self.world_size), self.model,
+                               self.loss_set, self.optimizer, self.world_size)
+        self._states = self.checkpoints.restore(resume_model, self.model, self.optimizer)
+        self._step.set_state_dict(self._states)
+
     def train(self, resume_model=None):
-        """Train to `settings.iters`, resuming from a checkpoint directory or 'auto' when given.
+        """Train to `settings.iters`, resuming from a checkpoint directory or 'auto' when given (or from
+        what `restore` restored).
 
         Returns:
             dict: The last evaluation's metrics (empty without val_dataset).
         """
-        s = self.settings
-        step = make_step(s, wrap_parallel(self.model, self.world_size), self.model, self.loss_set,
-                         self.optimizer, self.world_size)
-        states = self.checkpoints.restore(resume_model, self.model, self.optimizer)
-        step.set_state_dict(states)
+        if resume_model is not None or self._step is None:
+            self.restore(resume_model)
+        s, step, states = self.settings, self._step, self._states
         start_iter, seed = states.get("iter", 0), states.get("seed", s.seed)
         sampler = self._sampler(seed, start_iter)
         loader = build_loader(SeededDataset(self.train_dataset, seed), sampler, s.num_workers)
         log = TrainLogger(s.iters, sampler.iters_per_epoch, s.batch_size, s.log_iters,
                           self.save_dir if s.use_vdl and self.rank == 0 else None)
-        self.model.train()
-        if start_iter >= s.iters:
-            logger.info("The checkpoint is at iter {}, iters is {}: nothing left to train".format(start_iter, s.iters))
-        logger.info("Start training from iter {} to {} (data seed {})".format(start_iter + 1, s.iters, seed))
         try:
-            metrics = self._loop(step, loader, log, start_iter, seed)
+            metrics = {}
+            if states.get("eval_pending") and self.val_dataset is not None:
+                metrics = self._evaluate(log, start_iter, dict(seed=seed, **step.state_dict()))
+            if not self._stops_early(start_iter):
+                metrics = self._train_from(step, loader, log, start_iter, seed) or metrics
         finally:
             log.close()
         step.sync()
         log_final_checksum(self.model, self.world_size)
         return metrics
+
+    def _train_from(self, step, loader, log, start_iter, seed):
+        s = self.settings
+        self.model.train()
+        if start_iter >= s.iters:
+            logger.info("The checkpoint is at iter {}, iters is {}: nothing left to train".format(start_iter, s.iters))
+        logger.info("Start training from iter {} to {} (data seed {})".format(start_iter + 1, s.iters, seed))
+        return self._loop(step, loader, log, start_iter, seed)
 
     def _loop(self, step, loader, log, it, seed):
         s, metrics, tic = self.settings, {}, time.time()
@@ -127,28 +150,34 @@ class Trainer:
             log.train_step(it, values, lr, time.time() - tic, reader_cost)
             if it % s.save_interval == 0 or it == s.iters:
                 metrics = self._save_point(step, log, it, seed)
-                if self.checkpoints.should_stop():
-                    logger.info("Early stopping at iter {}. The best {} is {:.4f}.".format(
-                        it, s.save_best_metric, self.checkpoints.best))
+                if self._stops_early(it):
                     break
             tic = time.time()
         return metrics
 
+    def _stops_early(self, it):
+        if self.checkpoints.should_stop():
+            logger.info("Early stopping at iter {}. The best {} is {:.4f}.".format(
+                it, self.settings.save_best_metric, self.checkpoints.best))
+            return True
+        return False
+
     def _save_point(self, step, log, it, seed):
-        """Evaluate (all ranks), then checkpoint (rank 0 writes)."""
+        """Checkpoint (rank 0 writes), then evaluate (all ranks) and record the evaluation."""
         step.sync()
         check_weights_finite(self.model, it)
         average_buffers(self.model, self.world_size)
-        metrics = self._evaluate(log, it) if self.val_dataset is not None else {}
-        self.checkpoints.save(it, self.model, self.optimizer, eval_scalars(metrics) if metrics else {},
-                              dict(seed=seed, **step.state_dict()))
-        return metrics
+        extra_states = dict(seed=seed, **step.state_dict())
+        evaluate = self.val_dataset is not None
+        self.checkpoints.save(it, self.model, self.optimizer, extra_states, eval_pending=evaluate)
+        return self._evaluate(log, it, extra_states) if evaluate else {}
 
-    def _evaluate(self, log, it):
+    def _evaluate(self, log, it, extra_states):
         metrics, panels = evaluate_metrics(self.model, self.val_dataset, self.inference_options,
                                            auc_roc=bool(self.test_config.get("auc_roc")),
                                            num_workers=min(self.settings.num_workers, 1), num_vis=3)
         log.evaluation(metrics, panels, it)
+        self.checkpoints.record_evaluation(it, self.model, self.optimizer, eval_scalars(metrics), extra_states)
         self.model.train()
         return metrics
 

@@ -17,6 +17,7 @@ import yaml
 from paddleseg_lite.cvlibs import builder
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, check_keys, train_settings
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.fileio import writing
 
 _REPLACE_KEYS = ("_delete_", "_inherited_")
 _DUMP_ORDER = ("batch_size", "iters", "train_dataset", "val_dataset", "optimizer", "lr_scheduler",
@@ -283,9 +284,10 @@ class Config:
         return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None)
 
     def save(self, path):
-        """Write the resolved config to `path` atomically."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        """Write the resolved config to `path` atomically (a failed write leaves no temporary: `writing`)."""
         tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(str(self))
+        with writing(tmp, path):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(str(self))
         os.replace(tmp, path)

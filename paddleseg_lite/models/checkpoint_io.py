@@ -3,7 +3,8 @@
 `load_pretrained_model` (lenient, PaddleSeg semantics: skip and warn) backs the
 models' `pretrained=` argument; `load_entire_model` (strict: a missing or
 mis-shaped parameter is a `UserError`) backs `--model_path` in tools/val.py and
-tools/predict.py. A `.pdparams` file is a pickle of
+tools/predict.py; `check_complete` is that rule, also used (stricter: no extra
+keys either) when resuming. A `.pdparams` file is a pickle of
 `{structured_name: ndarray, "StructuredToParameterName@@": {...}}`; both accept
 a local file, a directory holding `model.pdparams`, or a URL (downloaded once
 to `$PADDLESEG_LITE_CACHE`, default `~/.cache/paddleseg_lite`).
@@ -141,7 +142,7 @@ def match_state_dict(model, state):
             report['mismatched'].append((key, list(state[source].shape), list(tensor.shape)))
         else:
             report['loadable'][key] = state[source]
-    report['unexpected'] = [k for k in state if k not in model_state]
+    report['unexpected'] = [k for k in state if k not in model_state and k != NAME_TABLE_KEY]
     return report
 
 
@@ -186,6 +187,31 @@ def load_pretrained_model(model, path_or_url):
     return report
 
 
+def check_complete(report, path, model, allow_unexpected=True):
+    """Raise a UserError when the checkpoint `path` cannot fill every parameter of `model` exactly.
+
+    Args:
+        report (dict): `match_state_dict(model, state)`.
+        path (str): The checkpoint file (named in the message).
+        allow_unexpected (bool): Whether checkpoint keys the model lacks are only ignored (--model_path) or
+            an error too (resuming: they are state that would be lost).
+    """
+    name = type(model).__name__
+    if report['mismatched']:
+        key, ckpt_shape, model_shape = report['mismatched'][0]
+        raise UserError("{}: parameter {} has shape {} in the checkpoint but {} in {} ({} mismatched); "
+                        "model.num_classes / base_channels / in_channels in the config differ from the "
+                        "checkpoint".format(path, key, ckpt_shape, model_shape, name, len(report['mismatched'])))
+    if report['missing']:
+        raise UserError("{}: {} of {} parameters of {} are missing (first: {}); the checkpoint was made by "
+                        "another model type or config: use the config it was trained with".format(
+                            path, len(report['missing']), len(model.state_dict()), name, report['missing'][0]))
+    if report['unexpected'] and not allow_unexpected:
+        raise UserError("{}: holds {} parameters that {} does not have (first: {}); the checkpoint was made by "
+                        "another model type or config: use the config it was trained with".format(
+                            path, len(report['unexpected']), name, report['unexpected'][0]))
+
+
 def load_entire_model(model, path):
     """Load every parameter of `model` from a checkpoint, for evaluation/prediction.
 
@@ -201,20 +227,11 @@ def load_entire_model(model, path):
         UserError: if the file is missing or invalid, or a parameter is missing or
         has a different shape (naming the key and both shapes).
     """
-    name = type(model).__name__
     if not path:
-        logger.warning("No model weights given: {} keeps its random initialisation.".format(name))
+        logger.warning("No model weights given: {} keeps its random initialisation.".format(type(model).__name__))
         return None
     path = resolve_weights_path(path)
     report = match_state_dict(model, read_state_dict(path))
-    if report['mismatched']:
-        key, ckpt_shape, model_shape = report['mismatched'][0]
-        raise UserError("{}: parameter {} has shape {} in the checkpoint but {} in {} ({} mismatched); "
-                        "model.num_classes / base_channels / in_channels in the config differ from the "
-                        "checkpoint".format(path, key, ckpt_shape, model_shape, name, len(report['mismatched'])))
-    if report['missing']:
-        raise UserError("{}: {} of {} parameters of {} are missing (first: {}); the checkpoint was made by "
-                        "another model type or config: use the config it was trained with".format(
-                            path, len(report['missing']), len(model.state_dict()), name, report['missing'][0]))
+    check_complete(report, path, model)
     _apply(model, report, path)
     return report

@@ -7,13 +7,17 @@ import zlib
 import cv2
 import numpy as np
 
+from paddleseg_lite.utils.fileio import writing
+
 
 def write_bytes_atomic(path, data):
-    """Write `data` to `path` via a temporary file in the same directory, then rename."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    """Write `data` to `path` via a temporary file in the same directory, then rename (a failed write
+    leaves no temporary and is a one-line UserError: `fileio.writing`)."""
     tmp = "{}.tmp-{}".format(path, uuid.uuid4().hex[:8])
-    with open(tmp, "wb") as f:
-        f.write(data)
+    with writing(tmp, path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
     os.replace(tmp, path)
 
 

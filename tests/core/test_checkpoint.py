@@ -244,9 +244,9 @@ def test_manager_defaults_and_a_pruned_checkpoint_already_gone(tmp_path):
     model = OneWeight()
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
     one = checkpoint.CheckpointManager(str(tmp_path), keep_checkpoint_max=1)
-    one.save(1, model, optimizer, {}, {})
+    one.save(1, model, optimizer, {})
     shutil.rmtree(tmp_path / "iter_1")  # deleted by hand while training: pruning it later is no error
-    one.save(2, model, optimizer, {}, {})
+    one.save(2, model, optimizer, {})
     assert os.listdir(tmp_path) == ["iter_2"]
 
 
@@ -258,5 +258,11 @@ def test_resuming_a_checkpoint_without_states_starts_the_best_bookkeeping_afresh
     manager = checkpoint.CheckpointManager(str(tmp_path), early_stop_intervals=1)
     assert manager.restore("auto", model, optimizer) == {"iter": 3}
     assert (manager.best, manager.best_iter, manager.worse_count, manager.should_stop()) == (-1.0, -1, 0, False)
-    manager.save(4, model, optimizer, {"mIoU": 0.5}, {})
+    manager.save(4, model, optimizer, {}, eval_pending=True)
+    assert paddle.load(str(tmp_path / "iter_4" / "model.pdstates"))["eval_pending"] is True
+    manager.record_evaluation(4, model, optimizer, {"mIoU": 0.5}, {})
     assert (manager.best, manager.best_iter, manager.worse_count) == (0.5, 4, 0)
+    states = paddle.load(str(tmp_path / "iter_4" / "model.pdstates"))
+    assert "eval_pending" not in states and (states["mIoU"], states["best_iter"]) == (0.5, 4)
+    assert paddle.load(str(tmp_path / "best_model" / "model.pdstates")) == states
+    assert sorted(os.listdir(tmp_path / "iter_4")) == ["model.pdopt", "model.pdparams", "model.pdstates"]

@@ -2,8 +2,9 @@
 image, AUC histograms, per-image records), and the per-image CSV."""
 import csv
 import os
-import tempfile
+import uuid
 
+from paddleseg_lite.utils.fileio import writing
 from paddleseg_lite.utils.labels import squeeze_label
 from paddleseg_lite.utils.metrics.arrays import to_numpy, whole_image_label
 from paddleseg_lite.utils.metrics.auc import AucHistogram, counts_auc
@@ -137,19 +138,16 @@ def write_per_image_csv(records, path):
     for record in records:
         columns.extend(key for key in record if key not in columns)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=".per_image_", suffix=".csv.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
+    tmp_path = os.path.join(directory, ".per_image_{}.csv.tmp".format(uuid.uuid4().hex[:8]))
+    with writing(tmp_path, path):
+        os.makedirs(directory, exist_ok=True)
+        with open(tmp_path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(columns)
             for record in records:
                 writer.writerow([_csv_cell(record.get(key, "")) for key in columns])
         os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
+    os.replace(tmp_path, path)
 
 
 def _csv_cell(value):
