@@ -210,8 +210,9 @@ def build_loss(dic):
 # (power, decay_steps) or not at all (momentum 1.5, weight_decay -1, end_lr -1 train to garbage): the
 # arguments PaddleSeg configs use are checked first, by config key; Paddle's own errors on the others
 # are re-raised as one line naming the section (`_make`).
+# A learning rate of 0 is allowed: it only refreshes BatchNorm statistics (a frozen-weights run).
 _NUMBER_RANGES = {
-    "learning_rate": dict(low=0, low_open=True), "warmup_start_lr": dict(low=0), "end_lr": dict(low=0),
+    "learning_rate": dict(low=0), "warmup_start_lr": dict(low=0), "end_lr": dict(low=0),
     "eta_min": dict(low=0), "power": dict(low=0, low_open=True), "gamma": dict(low=0, low_open=True),
     "momentum": dict(low=0, high=1, high_open=True), "beta1": dict(low=0, high=1, high_open=True),
     "beta2": dict(low=0, high=1, high_open=True), "epsilon": dict(low=0, low_open=True),

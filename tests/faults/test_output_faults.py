@@ -8,7 +8,6 @@ import errno
 import logging
 import os
 import subprocess
-import sys
 
 import cv2
 import numpy as np
