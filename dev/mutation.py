@@ -37,13 +37,14 @@ AREAS = {  # area: (modules to mutate, tests that check them)
                ["tests/models/test_unet.py", "tests/models/test_model_family.py", "tests/models/test_layers.py",
                 "tests/models/test_checkpoint_io.py", "tests/models/test_reference_outputs.py"]),
     "training/checkpoint": ([f"paddleseg_lite/core/{m}.py" for m in ("trainer", "steps", "train_log", "distributed",
-                                                                    "train", "checkpoint", "loader")],
-                            ["tests/core/test_train.py", "tests/core/test_checkpoint.py", "tests/core/test_loader.py",
+                                                                    "train", "checkpoint", "loader",
+                                                                    "restore")],
+                            ["tests/faults/test_resume_faults.py", "tests/core/test_train.py", "tests/core/test_checkpoint.py", "tests/core/test_loader.py",
                              "tests/core/test_steps.py", "tests/core/test_distributed.py"]),
     "inference": (["paddleseg_lite/core/infer.py", "paddleseg_lite/core/inference_options.py",
-                   "paddleseg_lite/deploy/predictor.py"],
+                   "paddleseg_lite/core/memory.py", "paddleseg_lite/deploy/predictor.py"],
                   ["tests/core/test_infer.py", "tests/core/test_inference_options.py", "tests/core/test_predict.py",
-                   "tests/deploy"]),
+                   "tests/deploy", "tests/faults/test_memory_faults.py"]),
 }
 KILLED = {1, 3, 36, 24, -24}  # mutmut's exit codes for "killed" and "timeout"
 SURVIVED = {0}

@@ -139,3 +139,19 @@ def test_kill_from_outside_while_a_checkpoint_is_written(reference, tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert leftover_temps(save_dir), "the kill missed the checkpoint write"
     resume_and_compare(save_dir, reference_log)
+
+
+def test_ctrl_c_during_a_checkpoint_write_is_one_word_then_resume_ends_bit_identical(reference, tmp_path):
+    reference_log, _ = reference
+    save_dir = tmp_path / "out"
+    proc = train(save_dir, env={"SLOW_SAVE": "0.2"}, wait=False)
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline and not (
+            save_dir.is_dir() and any(n.startswith(".tmp-iter_") for n in os.listdir(save_dir))):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    log = output(save_dir)
+    assert proc.returncode == 130 and log.rstrip().endswith("interrupted"), log[-2000:]
+    assert "Traceback" not in log
+    resume_and_compare(save_dir, reference_log)
