@@ -23,11 +23,12 @@ from paddle.optimizer.lr import LRScheduler
 from paddleseg_lite.models.losses import LossSet
 from paddleseg_lite.static.legacy_ops import flags, legacy_ops, old_static_graph, static_parameters
 from paddleseg_lite.static.optimizer_state import DISABLE_HINT, ensure_accumulators, mirror_optimizer, set_tensor
+from paddleseg_lite.static.rewrites import bf16_convolutions, onednn_conv_bias, onednn_convolutions
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import check_label_values, num_classes_of, squeeze_label
 
-ONEDNN_OPS = ("conv2d", "conv2d_grad")
+PRECISIONS = ("fp32", "bf16")
 
 
 def _leaf_losses(loss):
@@ -44,6 +45,16 @@ def _first_line(e):
     return "{}: {}".format(type(e).__name__, text)
 
 
+def _check_precision(precision, onednn):
+    if precision not in PRECISIONS:
+        raise UserError("StaticTrainer: precision must be one of {}, got {!r}".format(
+            ", ".join(PRECISIONS), precision))
+    if precision == "bf16" and not (onednn and paddle.base.core.supports_bfloat16()):
+        raise UserError("bf16 training needs oneDNN on a CPU with bf16 support (AVX512-BF16 or AMX), which "
+                        "this run lacks; train in fp32")
+    return precision
+
+
 def _to_numpy(x):
     return x.numpy() if isinstance(x, paddle.Tensor) else np.asarray(x)
 
@@ -56,17 +67,21 @@ class StaticTrainer:
         loss_set (LossSet | dict): The weighted losses (or PaddleSeg's `{'types', 'coef'}` dict).
         optimizer (paddle.optimizer.Optimizer): The dygraph optimizer of `model` (SGD, Momentum, Adam,
             AdamW); its LR scheduler is shared with the static program.
-        onednn (bool): Run conv2d / conv2d_grad with oneDNN on the CPU. Default True.
+        onednn (bool): Run conv2d / conv2d_grad and the conv bias adds with oneDNN on the CPU (fp32-exact,
+            `rewrites`). Default True.
+        precision (str): "fp32" (default) or "bf16": convolutions computed in bf16 (oneDNN, needs `onednn`
+            and a CPU with bf16 support); everything else stays fp32.
 
     Usage: `values = trainer.step(img, label)` per iteration (then step the LR scheduler as in dygraph);
     `trainer.sync_to(model, optimizer)` before evaluating or saving the dygraph objects;
     `trainer.sync_from(model, optimizer)` after loading a checkpoint into them.
     """
 
-    def __init__(self, model, loss_set, optimizer, onednn=True):
+    def __init__(self, model, loss_set, optimizer, onednn=True, precision="fp32"):
         self.model, self.loss_set, self.optimizer = model, LossSet.coerce(loss_set), optimizer
-        self.onednn = onednn
         self.place = framework._current_expected_place()
+        self.onednn = onednn and isinstance(self.place, paddle.CPUPlace)
+        self.precision = _check_precision(precision, self.onednn)
         self.scope = paddle.static.Scope()
         self.exe = paddle.static.Executor(self.place)
         self.program = None
@@ -120,10 +135,7 @@ class StaticTrainer:
                 params = [converted[p.name] for p in self.optimizer._parameter_list]
                 static_opt = mirror_optimizer(self.optimizer, params)
                 static_opt.minimize(total)
-            if self.onednn and isinstance(self.place, paddle.CPUPlace):
-                for op in main.global_block().ops:
-                    if op.type in ONEDNN_OPS:
-                        op._set_attr("use_mkldnn", True)
+            rewritten = self._rewrite(main)
             self.exe.run(startup, scope=self.scope)
         self.vars = {key: t.name for key, t in state.items() if t.name in converted}
         key_of = {t.name: key for key, t in state.items()}
@@ -133,8 +145,18 @@ class StaticTrainer:
         self.static_optimizer = static_opt
         self.shapes = (tuple(img_shape), tuple(label_shape))
         self.num_classes = num_classes_of(logits_list[0].shape[1])
-        logger.info("--to_static_training: built an old-IR static program ({} ops, oneDNN on {})".format(
-            len(main.global_block().ops), "conv2d" if self.onednn else "nothing"))
+        logger.info("--to_static_training: built an old-IR static program ({} ops, {})".format(
+            len(main.global_block().ops), rewritten))
+
+    def _rewrite(self, program):
+        """Apply the program rewrites (`rewrites`); returns what was done, for the build log line."""
+        if not self.onednn:
+            return "oneDNN on nothing"
+        onednn_convolutions(program)
+        done = "oneDNN on conv2d" + (" + conv bias" if onednn_conv_bias(program) else "")
+        if self.precision == "bf16" and bf16_convolutions(program):
+            done += ", bf16 convolutions"
+        return done
 
     # ------------------------------------------------------------------ state
     def _scope_get(self, name):
