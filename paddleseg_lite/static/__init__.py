@@ -2,7 +2,8 @@
 
 Everything that touches Paddle's legacy static graph and optimizers' private state lives here, behind
 `core.steps`' step interface: `legacy_ops` (build-time shims), `optimizer_state` (the mirrored
-optimizer), `trainer.StaticTrainer` (build, run, sync) and `step.StaticStep` (the interface).
+optimizer), `rewrites` (oneDNN conv bias, bf16 convolutions in the built program),
+`trainer.StaticTrainer` (build, run, sync) and `step.StaticStep` (the interface).
 """
 from paddleseg_lite.static.step import StaticStep
 from paddleseg_lite.static.trainer import StaticTrainer
