@@ -142,11 +142,11 @@ def _bf16_conv_grad(block, index, op, bf16_copies):
                 _cast(block, index, block.var(name), bf16_copies[name], role, onednn=True)
                 index += 1
             op._rename_input(name, bf16_copies[name].name)
-    for slot in ("Input@GRAD", "Filter@GRAD"):
-        for name in op.output(slot) if slot in op.output_names else []:
-            bf16 = _bf16_var(block, name + ".bf16", block.var(name))
-            op._rename_output(name, bf16.name)
-            _cast(block, index + 1, bf16, block.var(name), role, onednn=False)
+    grads = [name for slot in ("Input@GRAD", "Filter@GRAD") if slot in op.output_names for name in op.output(slot)]
+    for name in grads:
+        bf16 = _bf16_var(block, name + ".bf16", block.var(name))
+        op._rename_output(name, bf16.name)
+        _cast(block, index + 1, bf16, block.var(name), role, onednn=False)
     for attr, value in (("use_mkldnn", True), ("onednn_data_type", "bfloat16"), ("mkldnn_data_type", "bfloat16")):
         op._set_attr(attr, value)
-    return index + len(op.output("Input@GRAD")) + len(op.output("Filter@GRAD"))
+    return index + len(grads)
