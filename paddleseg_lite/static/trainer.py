@@ -57,15 +57,16 @@ class StaticTrainer:
         optimizer (paddle.optimizer.Optimizer): The dygraph optimizer of `model` (SGD, Momentum, Adam,
             AdamW); its LR scheduler is shared with the static program.
         onednn (bool): Run conv2d / conv2d_grad with oneDNN on the CPU. Default True.
+        precision (str): 'fp32' or 'bf16' (accepted; bf16 convolutions are not implemented in this branch).
 
     Usage: `values = trainer.step(img, label)` per iteration (then step the LR scheduler as in dygraph);
     `trainer.sync_to(model, optimizer)` before evaluating or saving the dygraph objects;
     `trainer.sync_from(model, optimizer)` after loading a checkpoint into them.
     """
 
-    def __init__(self, model, loss_set, optimizer, onednn=True):
+    def __init__(self, model, loss_set, optimizer, onednn=True, precision="fp32"):
         self.model, self.loss_set, self.optimizer = model, LossSet.coerce(loss_set), optimizer
-        self.onednn = onednn
+        self.onednn, self.precision = onednn, precision
         self.place = framework._current_expected_place()
         self.scope = paddle.static.Scope()
         self.exe = paddle.static.Executor(self.place)
