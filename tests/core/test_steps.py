@@ -1,6 +1,7 @@
 """core.steps: which step strategy a run gets, the dygraph step's update, and the LR scheduler step."""
 import re
 
+import numpy as np
 import paddle
 import pytest
 
@@ -194,3 +195,31 @@ def test_fp16_on_a_gpu_takes_the_amp_step_with_the_amp_level(monkeypatch):
     monkeypatch.setattr(steps, "AmpStep", lambda *args: args)
     assert make_step(settings(precision="fp16", amp_level="O2"), "net", model, losses, optimizer, 1, no_shapes) == (
         "net", losses, optimizer, model, "O2")
+
+
+def test_auto_switches_to_dygraph_at_a_batch_of_another_shape_without_losing_or_repeating_it(log):
+    """The static state goes back to the model before the dygraph step trains that batch: the run equals
+    dygraph throughout (fp32)."""
+    from paddleseg_lite.models import UNet
+    from paddleseg_lite.models.losses import CrossEntropyLoss
+    rng = np.random.RandomState(0)
+    batches = [{"img": paddle.to_tensor(rng.rand(2, 3, size, size).astype("float32")),
+                "label": paddle.to_tensor(rng.randint(0, 2, (2, size, size)))} for size in (16, 16, 24, 16)]
+
+    def run(make):
+        paddle.seed(0)
+        model = UNet(num_classes=2, base_channels=4)
+        optimizer = paddle.optimizer.Momentum(0.05, momentum=0.9, parameters=model.parameters())
+        step = make(model, LossSet([CrossEntropyLoss()], [1.0]), optimizer)
+        losses = [step(batch, it)[0] for it, batch in enumerate(batches, 1)]
+        step.sync()
+        return losses, model.state_dict()
+
+    auto_losses, auto_state = run(lambda *parts: make_step(settings(precision="fp32"), parts[0], *parts, 1,
+                                                           lambda: ((2, 3, 16, 16), (2, 16, 16))))
+    dygraph_losses, dygraph_state = run(DygraphStep)
+    np.testing.assert_allclose(auto_losses, dygraph_losses, atol=1e-5)
+    for key, value in dygraph_state.items():
+        np.testing.assert_allclose(auto_state[key].numpy(), value.numpy(), atol=1e-5)
+    assert log[-1] == ("warning", "to_static_training auto: the batch of iter 3 has shape [2, 3, 24, 24], the static "
+                                  "program was built for [2, 3, 16, 16]; training continues in dygraph (fp32)")
