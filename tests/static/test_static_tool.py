@@ -6,7 +6,7 @@ import yaml
 
 from fault_check import assert_one_error
 from paddleseg_lite.utils.cpu import cpu_has_fast_bf16
-from tool_runner import final_checksum, run_tool, train_losses
+from tool_runner import run_tool, train_losses
 
 AUTO_PRECISION = "bf16" if cpu_has_fast_bf16() else "fp32"
 
