@@ -45,6 +45,7 @@ def main(argv=None):
                 .format(cfg))
     trainer = Trainer.from_config(cfg, args.save_dir)
     trainer.restore(args.resume_model)  # before config.yml: a checkpoint this config cannot resume keeps its own
+    cfg.record_train_settings(trainer.settings)  # the precision that trains ('auto' resolved)
     if rank0:
         cfg.save(os.path.join(args.save_dir, "config.yml"))
     trainer.train()

@@ -11,6 +11,7 @@ import tempfile
 import paddle
 
 from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.cvlibs.config import parse_value
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
 from paddleseg_lite.deploy import inference_model
 from paddleseg_lite.models import load_entire_model
@@ -84,13 +85,17 @@ def set_device(device):
 
 def add_run_flags(parser):
     """One flag per run knob of `TrainSettings` (`--save_interval`, `--seed`, ...): each overrides the
-    config key of the same name; an absent flag leaves the config's value."""
+    config key of the same name; an absent flag leaves the config's value. A switch with an 'auto' value
+    (`--to_static_training`) means True alone and takes True / False / auto as a value."""
     for field in dataclasses.fields(TrainSettings):
         help_text = field.metadata["help"] + " (config key {})".format(field.name)
+        choices = field.metadata.get("choices")
         if field.type is bool:
             parser.add_argument("--" + field.name, action="store_true", default=None, help=help_text)
+        elif choices and True in choices:
+            parser.add_argument("--" + field.name, nargs="?", const=True, type=parse_value, default=None,
+                                choices=choices, help=help_text)
         else:
-            choices = field.metadata.get("choices")
             kind = str if choices or field.type is str else int
             parser.add_argument("--" + field.name, type=kind, default=None, choices=choices, help=help_text)
 

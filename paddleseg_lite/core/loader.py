@@ -47,6 +47,19 @@ class SeededDataset(paddle.io.Dataset):
         return self.dataset[index]
 
 
+def batch_shapes(dataset, batch_size, seed):
+    """The (image, label) shapes of a training batch, (N, C, H, W) and (N, H, W), from the dataset's first
+    sample (the static step builds its program from them before training). The global random state
+    is left as it was."""
+    states = random.getstate(), np.random.get_state()
+    try:
+        sample = SeededDataset(dataset, seed)[(0, 0)]
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+    return (batch_size, *np.shape(sample["img"])), (batch_size, *np.shape(sample["label"])[-2:])
+
+
 class EpochBatchSampler(paddle.io.Sampler):
     """Yields lists of `(epoch, index)`: shuffled per epoch, sharded over ranks, drop_last.
 

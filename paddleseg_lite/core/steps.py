@@ -5,18 +5,27 @@ value of each loss term (as MMEngine's `OptimWrapper.update_params` hides scalin
 
 - `DygraphStep`: eager fp32, any device.
 - `AmpStep`: fp16 autocast with loss scaling (CUDA GPUs).
-- `paddleseg_lite.static.StaticStep`: the CPU step as a static program (`to_static_training`).
+- `paddleseg_lite.static.StaticStep`: the CPU step as a static program (fp32, or bf16 convolutions).
+- `AutoStep`: the static step until a batch of another shape, then dygraph.
 
 A loss term that is NaN/Inf stops the run (`losses.check_finite`): before the update in dygraph, and
 before the static state is copied back in the static step, so no saved state is touched.
-`make_step` picks the strategy from the run's settings.
+`make_step` picks the strategy from the run's settings; `to_static_training` 'auto' (the default)
+takes the static step where it applies (one CPU process; a model, losses and optimizer it can
+build) and otherwise says why in one log line. Each step has the `precision` it trains in.
 """
 import paddle
 from paddle.optimizer.lr import LRScheduler
 
 from paddleseg_lite.models.losses import check_finite
 from paddleseg_lite.static import StaticStep
+from paddleseg_lite.static.step import not_static_reason
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.cpu import cpu_has_fast_bf16
 from paddleseg_lite.utils.errors import UserError
+
+# What precision 'auto' means for the static CPU step on a CPU with native bf16 ('fp32' to make fp32 the default).
+AUTO_NATIVE_BF16 = "bf16"
 
 
 def scheduler_step(optimizer, loss):
@@ -36,7 +45,7 @@ class DygraphStep:
         loss_set (LossSet): The weighted losses.
         optimizer (paddle.optimizer.Optimizer): Updates the model's parameters.
     """
-    name = "dygraph"
+    name, precision = "dygraph", "fp32"
 
     def __init__(self, net, loss_set, optimizer):
         self.net, self.loss_set, self.optimizer = net, loss_set, optimizer
@@ -75,7 +84,7 @@ class AmpStep(DygraphStep):
         model (paddle.nn.Layer): The unwrapped model (decorated for O2).
         level (str): 'O1' or 'O2'.
     """
-    name = "amp-fp16"
+    name, precision = "amp-fp16", "fp16"
 
     def __init__(self, net, loss_set, optimizer, model, level):
         super().__init__(net, loss_set, optimizer)
@@ -102,22 +111,133 @@ class AmpStep(DygraphStep):
             self.scaler.load_state_dict(states["scaler"])
 
 
-def make_step(settings, net, model, loss_set, optimizer, world_size):
-    """The step strategy for a run's settings.
+class AutoStep:
+    """`to_static_training` auto: the static step while batches have the shapes its program was built for;
+    at the first batch of another shape its state goes back to the model and optimizer and a dygraph
+    step trains that batch and the rest of the run (one log line).
+
+    Args:
+        static (StaticStep): The step to use first.
+        dygraph (DygraphStep): The step to continue with.
+    """
+
+    def __init__(self, static, dygraph):
+        self.step, self.dygraph = static, dygraph
+
+    @property
+    def name(self):
+        return self.step.name
+
+    @property
+    def precision(self):
+        return self.step.precision
+
+    def __call__(self, batch, it):
+        if self.step is not self.dygraph and not self.step.accepts(batch):
+            self.step.sync()
+            logger.warning("to_static_training auto: the batch of iter {} has shape {}, the static program "
+                           "was built for {}; training continues in dygraph (fp32)".format(
+                               it, list(batch["img"].shape), list(self.step.trainer.shapes[0])))
+            self.step = self.dygraph
+        return self.step(batch, it)
+
+    def sync(self):
+        self.step.sync()
+
+    def state_dict(self):
+        return self.step.state_dict()
+
+    def set_state_dict(self, states):
+        self.step.set_state_dict(states)
+
+
+def static_precision(precision):
+    """The static CPU step's precision for the `precision` key ('auto': `AUTO_NATIVE_BF16` on a CPU with
+    native bf16, else fp32).
 
     Raises:
-        UserError: fp16 without a CUDA GPU, or a static step the run cannot use.
+        UserError: bf16 on a CPU without native bf16.
     """
+    if precision == "auto":
+        return AUTO_NATIVE_BF16 if cpu_has_fast_bf16() else "fp32"
+    if precision == "bf16" and not cpu_has_fast_bf16():
+        _refuse_bf16("this CPU has no native bf16: avx512_bf16 or amx_bf16")
+    return precision
+
+
+def _refuse_bf16(reason):
+    raise UserError("precision bf16 runs in the static CPU training step, which cannot train this run ({}); "
+                    "set precision: auto or fp32".format(reason))
+
+
+def _on_cpu():
+    return paddle.get_device().startswith("cpu")
+
+
+def _dygraph_reason(settings, world_size):
+    """Why this run does not take the static step (None: it does, if it can build the program)."""
+    if settings.to_static_training is False:
+        return "to_static_training is False"
     if settings.precision == "fp16":
-        if settings.to_static_training:
-            raise UserError("to_static_training trains in fp32 only; set precision: fp32 or "
-                            "to_static_training: False")
-        if not paddle.get_device().startswith("gpu"):
-            raise UserError("precision fp16 (AMP) needs a CUDA GPU, but training runs on {}; use "
-                            "precision fp32 on the CPU".format(paddle.get_device()))
-        return AmpStep(net, loss_set, optimizer, model, settings.amp_level)
-    if settings.to_static_training:
-        static = StaticStep.create(model, loss_set, optimizer, world_size)
-        if static is not None:
-            return static
-    return DygraphStep(net, loss_set, optimizer)
+        return "precision fp16 is the dygraph AMP step"
+    if not _on_cpu():
+        return "the static step is CPU-only; training runs on {}".format(paddle.get_device())
+    if world_size > 1:
+        return "the static step runs in one process; this run has {} (paddle.distributed.launch)".format(
+            world_size)
+    return None
+
+
+def _check_required(settings, world_size):
+    """`to_static_training: True` refuses a run the static step cannot train (on a GPU it only warns)."""
+    if settings.precision == "fp16":
+        raise UserError("to_static_training trains in fp32 or bf16 only; set precision: auto or "
+                        "to_static_training: False")
+    if world_size > 1:
+        raise UserError("--to_static_training trains in one process only; drop it under "
+                        "paddle.distributed.launch")
+    if not _on_cpu():
+        logger.warning("--to_static_training is implemented for the CPU; training on {} stays in "
+                       "dygraph".format(paddle.get_device()))
+
+
+def _dygraph_step(settings, net, model, loss_set, optimizer, reason):
+    if settings.precision == "bf16":
+        _refuse_bf16(reason)
+    fp16 = settings.precision == "fp16"
+    if fp16 and not paddle.get_device().startswith("gpu"):
+        raise UserError("precision fp16 (AMP) needs a CUDA GPU, but training runs on {}; use "
+                        "precision fp32 on the CPU".format(paddle.get_device()))
+    if settings.to_static_training == "auto":
+        logger.info("Training step: dygraph (to_static_training auto: {})".format(reason))
+    return AmpStep(net, loss_set, optimizer, model, settings.amp_level) if fp16 else DygraphStep(net, loss_set, optimizer)
+
+
+def make_step(settings, net, model, loss_set, optimizer, world_size, batch_shapes):
+    """The step strategy for a run's settings; a static step's program is built here, before training.
+
+    Args:
+        batch_shapes (callable): Returns the (image, label) shapes of a training batch, for the static
+            step's program.
+
+    Raises:
+        UserError: fp16 without a CUDA GPU, bf16 where the static step cannot train, or a static step
+            (`to_static_training: True`) the run cannot use.
+    """
+    if settings.to_static_training is True:
+        _check_required(settings, world_size)
+    reason = _dygraph_reason(settings, world_size)
+    if reason is not None:
+        return _dygraph_step(settings, net, model, loss_set, optimizer, reason)
+    precision = static_precision(settings.precision)
+    try:
+        static = StaticStep.create(model, loss_set, optimizer, precision, batch_shapes())
+    except UserError as e:
+        if settings.to_static_training is True:
+            raise
+        return _dygraph_step(settings, net, model, loss_set, optimizer, not_static_reason(e))
+    logger.info("Training step: static graph, precision {} (to_static_training {})".format(
+        precision, settings.to_static_training))
+    if settings.to_static_training is True:
+        return static
+    return AutoStep(static, DygraphStep(net, loss_set, optimizer))

@@ -10,8 +10,8 @@ from paddleseg_lite.utils.errors import UserError
 
 def train(model, train_dataset, val_dataset=None, optimizer=None, save_dir="output", iters=10000, batch_size=2,
           early_stop_intervals=None, resume_model=None, save_interval=1000, log_iters=10, num_workers=0,
-          use_vdl=False, use_ema=False, losses=None, keep_checkpoint_max=5, test_config=None, precision="fp32",
-          amp_level="O1", profiler_options=None, to_static_training=False, seed=None, save_best_metric="mIoU"):
+          use_vdl=False, use_ema=False, losses=None, keep_checkpoint_max=5, test_config=None, precision="auto",
+          amp_level="O1", profiler_options=None, to_static_training="auto", seed=None, save_best_metric="mIoU"):
     """Train `model` (PaddleSeg's parameters, in PaddleSeg's order; `seed` and `save_best_metric` added).
 
     Args:
@@ -28,7 +28,7 @@ def train(model, train_dataset, val_dataset=None, optimizer=None, save_dir="outp
     settings = TrainSettings(iters=iters, batch_size=batch_size, save_interval=save_interval, log_iters=log_iters,
                              seed=seed, save_best_metric=save_best_metric, keep_checkpoint_max=keep_checkpoint_max,
                              early_stop_intervals=early_stop_intervals, precision=precision, amp_level=amp_level,
-                             to_static_training=bool(to_static_training), num_workers=num_workers,
+                             to_static_training=to_static_training, num_workers=num_workers,
                              do_eval=val_dataset is not None, use_vdl=use_vdl)
     trainer = Trainer(model, train_dataset, optimizer, losses, settings, val_dataset=val_dataset, save_dir=save_dir,
                       test_config=test_config)

@@ -10,6 +10,8 @@ every `save_interval` iterations (and at the last) the save point hands the weig
 same learning rate, data order (seeded per (seed, epoch, index): `core.loader`) and best-model
 bookkeeping, and ends with bitwise identical weights on the CPU.
 """
+import dataclasses
+import functools
 import random
 import time
 
@@ -19,7 +21,7 @@ import paddle
 from paddleseg_lite.core.checkpoint import CheckpointManager
 from paddleseg_lite.core.distributed import average_buffers, log_final_checksum, wrap_parallel
 from paddleseg_lite.core.inference_options import InferenceOptions
-from paddleseg_lite.core.loader import EpochBatchSampler, SeededDataset, build_loader
+from paddleseg_lite.core.loader import EpochBatchSampler, SeededDataset, batch_shapes, build_loader
 from paddleseg_lite.core.steps import make_step, scheduler_step
 from paddleseg_lite.core.train_log import TrainLogger, eval_scalars
 from paddleseg_lite.core.val import METRIC_NAMES, evaluate_metrics
@@ -93,14 +95,16 @@ class Trainer:
 
     def restore(self, resume_model=None):
         """Make the step strategy and restore `resume_model` (a checkpoint directory or 'auto') into the
-        model, optimizer and step.
+        model, optimizer and step. `settings.precision` becomes the step's ('auto' resolved).
 
         Raises:
             UserError: the checkpoint cannot be read or restored exactly (before any training step; tools/
                 train.py calls this before it writes save_dir/config.yml).
         """
+        shapes = functools.partial(batch_shapes, self.train_dataset, self.settings.batch_size, self.settings.seed)
         self._step = make_step(self.settings, wrap_parallel(self.model, self.world_size), self.model,
-                               self.loss_set, self.optimizer, self.world_size)
+                               self.loss_set, self.optimizer, self.world_size, shapes)
+        self.settings = dataclasses.replace(self.settings, precision=self._step.precision)
         self._states = self.checkpoints.restore(resume_model, self.model, self.optimizer)
         self._step.set_state_dict(self._states)
 

@@ -166,7 +166,7 @@ class Config:
         learning_rate (float, optional): Overrides `lr_scheduler.learning_rate`.
         batch_size (int, optional): Overrides `batch_size` (per card).
         iters (int, optional): Overrides `iters`.
-        to_static_training (bool, optional): Overrides `to_static_training`.
+        to_static_training (bool | str, optional): Overrides `to_static_training` (True, False or 'auto').
         opts (list[str], optional): `key.subkey=value` overrides, applied last.
         **run_keys: Overrides of the run knobs (`save_interval=2`, `seed=3`, ...: see `TrainSettings`),
             as tools/train.py passes its flags; None values are ignored.
@@ -229,6 +229,12 @@ class Config:
         settings = train_settings(self.dic).with_seed()
         self.dic.update(settings.as_dict())
         return settings
+
+    def record_train_settings(self, settings):
+        """Record the run's knobs as the Trainer resolved them (precision 'auto' becomes the precision
+        that trains, which changes results), so that `save` writes the run."""
+        self._built["train_settings"] = settings
+        self.dic.update(settings.as_dict())
 
     @property
     def test_config(self):

@@ -6,7 +6,7 @@ top-level keys that are neither PaddleSeg's nor a run knob, with a did-you-mean.
 """
 import dataclasses
 import random
-from typing import Optional
+from typing import Optional, Union
 
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.validate import check_bool, check_choice, check_int, check_str, did_you_mean
@@ -33,9 +33,13 @@ class TrainSettings:
     save_best_metric: str = _knob("mIoU", "the metric that picks best_model/ (mIoU, dice_fg, ...)")
     keep_checkpoint_max: int = _knob(5, "keep the newest N iter_* directories (<= 0: all)")
     early_stop_intervals: Optional[int] = _knob(None, "stop after N evaluations below the best")
-    precision: str = _knob("fp32", "fp16 turns on AMP (CUDA GPU only)", ("fp32", "fp16"))
+    precision: str = _knob("auto", "auto: bf16 where the static CPU step runs on a CPU with native bf16, else fp32; "
+                                   "bf16: the static CPU step's bf16 convolutions; fp16: AMP (CUDA GPU only)",
+                           ("auto", "fp32", "bf16", "fp16"))
     amp_level: str = _knob("O1", "AMP level for fp16", ("O1", "O2"))
-    to_static_training: bool = _knob(False, "CPU: run the training step as a static graph (2-3x faster)")
+    to_static_training: Union[bool, str] = _knob(
+        "auto", "auto: the training step as a static graph on a single-process CPU run (faster), dygraph "
+                "otherwise; True: require the static step; False: dygraph", (True, False, "auto"))
     num_workers: int = _knob(0, "data-loading worker processes (0: load in the training process)")
     do_eval: bool = _knob(False, "evaluate val_dataset at each save point")
     use_vdl: bool = _knob(False, "log to VisualDL in save_dir")
@@ -70,8 +74,10 @@ def _check(key, value):
     if key in _INT_MIN:
         check_int(None, key, value, _INT_MIN[key], error=UserError)
     elif key in _CHOICES:
+        if isinstance(value, int) and not isinstance(value, bool):  # 1 == True, but not a switch value
+            value = repr(value)
         check_choice(None, key, value, _CHOICES[key], error=UserError)
-    elif key in ("to_static_training", "do_eval", "use_vdl"):
+    elif key in ("do_eval", "use_vdl"):
         check_bool(None, key, value, error=UserError)
     elif key == "save_best_metric":
         check_str(None, key, value, "a metric name such as mIoU or dice_fg", error=UserError)

@@ -22,7 +22,7 @@ import yaml
 
 from paddleseg_lite.deploy.export import DEPLOY_FILE, MODEL_FILE, PARAMS_FILE, export_model
 from paddleseg_lite.utils import logger
-from paddleseg_lite.utils.cpu import available_cpus
+from paddleseg_lite.utils.cpu import available_cpus, cpu_has_fast_bf16
 from paddleseg_lite.utils.device import gpu_available, resolve_device
 from paddleseg_lite.utils.validate import check_choice
 
@@ -34,12 +34,6 @@ BF16_OPS = {"conv2d", "fused_conv2d", "conv2d_transpose", "pool2d", "concat", "r
 TRT_PRECISIONS = {"fp32": paddle_infer.PrecisionType.Float32, "fp16": paddle_infer.PrecisionType.Half,
                   "int8": paddle_infer.PrecisionType.Int8}
 ONEDNN_CACHE_SHAPES = 16  # oneDNN primitives are cached per input shape; bound the cache
-
-
-def cpu_has_fast_bf16():
-    """True when oneDNN can run bf16 natively here (AVX512-BF16 / AMX), not by emulation."""
-    core = paddle.base.core
-    return bool(core.is_compiled_with_onednn() and core.supports_bfloat16_fast_performance())
 
 
 def resolve_precision(precision, device, use_onednn=True):

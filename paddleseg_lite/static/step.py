@@ -1,10 +1,17 @@
 """`StaticStep`: the static-program CPU training step behind `core.steps`' step interface."""
-import paddle
+import re
 
 from paddleseg_lite.models.losses import check_finite
+from paddleseg_lite.static.optimizer_state import DISABLE_HINT
 from paddleseg_lite.static.trainer import StaticTrainer
-from paddleseg_lite.utils import logger
-from paddleseg_lite.utils.errors import UserError
+
+_HINT = re.compile(r"[;,]? *(use another loss or )?" + re.escape(DISABLE_HINT))
+
+
+def not_static_reason(error):
+    """Why the static step cannot train this run, from the UserError its build raised (without the hint
+    to turn it off: `to_static_training` auto turns it off by itself)."""
+    return _HINT.sub("", str(error)).replace("--to_static_training: ", "")
 
 
 class StaticStep:
@@ -14,26 +21,25 @@ class StaticStep:
 
     def __init__(self, trainer, model, optimizer):
         self.trainer, self.model, self.optimizer = trainer, model, optimizer
+        self.precision = trainer.precision
 
     @classmethod
-    def create(cls, model, loss_set, optimizer, world_size):
-        """A StaticStep for this run, or None where the static step does not apply (not on a CPU).
-
-        Create it after restoring a checkpoint into `model`/`optimizer`: the program starts from their
-        state at its first step.
+    def create(cls, model, loss_set, optimizer, precision, batch_shapes):
+        """A StaticStep for this run, its program built now (before any training step) for batches of
+        `batch_shapes` ((N, C, H, W), (N, H, W)), from the current state of `model` / `optimizer`
+        (`set_state_dict` copies a restored checkpoint in).
 
         Raises:
-            UserError: under multi-process training, which the static program does not do.
+            UserError: the model, a loss or the optimizer cannot be built as a static program.
         """
-        if world_size > 1:
-            raise UserError("--to_static_training trains in one process only; drop it under "
-                            "paddle.distributed.launch")
-        if not paddle.get_device().startswith("cpu"):
-            logger.warning("--to_static_training is implemented for the CPU; training on {} stays in "
-                           "dygraph".format(paddle.get_device()))
-            return None
-        logger.info("--to_static_training: training steps run as an old-IR static graph (oneDNN convolutions)")
-        return cls(StaticTrainer(model, loss_set, optimizer), model, optimizer)
+        trainer = StaticTrainer(model, loss_set, optimizer, precision=precision)
+        trainer.build(*batch_shapes)
+        return cls(trainer, model, optimizer)
+
+    def accepts(self, batch):
+        """Whether `batch` has the shapes the program was built for."""
+        label_shape = tuple(batch["label"].shape)
+        return (tuple(batch["img"].shape), label_shape[:1] + label_shape[-2:]) == self.trainer.shapes
 
     def __call__(self, batch, it):
         values = self.trainer.step(batch["img"], batch["label"])
@@ -47,4 +53,5 @@ class StaticStep:
         return {}
 
     def set_state_dict(self, states):
-        """Nothing beyond model and optimizer (the program reads them at its first step)."""
+        """Nothing beyond model and optimizer: copy them (restored from a checkpoint) into the program."""
+        self.trainer.sync_from(self.model, self.optimizer)

@@ -118,6 +118,12 @@ class StaticTrainer:
                     return "loss " + type(leaf).__name__
         return None
 
+    def build(self, img_shape, label_shape, img_dtype="float32"):
+        """Build the program for batches of these shapes from the current state of the model and optimizer
+        (done by the first `step` when not called before)."""
+        self._build(img_shape, label_shape, img_dtype)
+        self.sync_from(self.model, self.optimizer)
+
     def _build(self, img_shape, label_shape, img_dtype):
         if not self.model.training:
             raise UserError("StaticTrainer: call model.train() before the first step")
@@ -221,8 +227,7 @@ class StaticTrainer:
         img, label = _to_numpy(img), _to_numpy(label).astype("int64")
         label = squeeze_label(label)
         if self.program is None:
-            self._build(img.shape, label.shape, str(img.dtype))
-            self.sync_from(self.model, self.optimizer)
+            self.build(img.shape, label.shape, str(img.dtype))
         elif (img.shape, label.shape) != self.shapes:
             raise UserError("--to_static_training needs batches of one shape: the program was built for {} "
                             "but got {}; crop/resize training images to a fixed size or {}".format(

@@ -1,8 +1,9 @@
-"""CPU speed setup for dygraph training and evaluation (called once by the trainer at start).
+"""What the CPU offers, and the CPU speed setup for training and evaluation.
 
 Paddle's dygraph CPU kernels (conv via its own im2col+GEMM) run on ONE thread unless told
 otherwise, whatever the core count. `setup_cpu_threads` gives them every CPU this process may
-use, which changes no result beyond float summation order.
+use, which changes no result beyond float summation order. `cpu_has_fast_bf16` is the one test
+of native bf16 (the static training step's and Paddle Inference's precision 'auto').
 """
 import os
 
@@ -17,6 +18,12 @@ def available_cpus():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def cpu_has_fast_bf16():
+    """True when oneDNN can run bf16 natively here (AVX512-BF16 / AMX), not by emulation."""
+    core = paddle.base.core
+    return bool(core.is_compiled_with_onednn() and core.supports_bfloat16_fast_performance())
 
 
 def setup_cpu_threads(num_threads=None):

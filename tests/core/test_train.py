@@ -422,10 +422,17 @@ def test_worker_processes_give_the_same_losses_and_evaluate_with_one(tmp_path, l
 
 
 class Static:
-    """Stands for the StaticTrainer: records its steps (images seen) and syncs."""
+    """Stands for the StaticTrainer: records its build, steps (images seen) and syncs."""
+    precision = "fp32"
 
     def __init__(self):
-        self.images, self.syncs = [], []
+        self.images, self.syncs, self.shapes, self.synced_from = [], [], None, 0
+
+    def _build(self, img_shape, label_shape, dtype):
+        self.shapes = (tuple(img_shape), tuple(label_shape))
+
+    def sync_from(self, model, optimizer):
+        self.synced_from += 1
 
     def step(self, img, label):
         self.images.append(img.numpy()[:, 0, 0, 0].tolist())
@@ -440,21 +447,24 @@ def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_poin
 
     class RecordingStaticStep(StaticStep):
         @classmethod
-        def create(cls, model, loss_set, optimizer, world_size):
-            made.append((model, loss_set.coef, optimizer, world_size))
-            return super().create(model, loss_set, optimizer, world_size)
+        def create(cls, model, loss_set, optimizer, precision, batch_shapes):
+            made.append((model, loss_set.coef, optimizer, precision, batch_shapes))
+            return super().create(model, loss_set, optimizer, precision, batch_shapes)
 
     monkeypatch.setattr(steps_module, "StaticStep", RecordingStaticStep)
     monkeypatch.setattr(static_step_module, "StaticTrainer",
-                        lambda model, loss_set, optimizer: traced.append((model, optimizer)) or static)
-    model, _ = toy_train(tmp_path, 3, save_interval=2, log_iters=1, to_static_training=True)
-    (made_model, coef, optimizer, world_size), = made
-    assert (made_model, coef, world_size) == (model, [0.5], 1) and traced == [(model, optimizer)]
+                        lambda model, loss_set, optimizer, precision: traced.append((model, optimizer)) or static)
+    model, _ = toy_train(tmp_path, 3, save_interval=2, log_iters=1, to_static_training=True, precision="fp32")
+    (made_model, coef, optimizer, precision, shapes), = made
+    assert (made_model, coef, precision, shapes) == (model, [0.5], "fp32", ((2, 1, 2, 2), (2, 2, 2)))
+    assert traced == [(model, optimizer)] and static.shapes == shapes  # built before the first step
+    assert static.synced_from == 2  # after the build, after restoring (nothing to restore here)
     assert static.images == [[1.0, 4.0], [16.0, 2.0], [2.0, 4.0]]
     assert [re.search(r"loss: ([\d.]+)", m).group(1) for m in log.find("[TRAIN]")] == ["2.5000", "9.0000", "3.0000"]
     assert static.syncs == [(model, optimizer)] * 3  # iter 2, iter 3, the end
     with pytest.raises(UserError, match=r"^Loss became \[nan, 0.0\] at iter 2 \(batch: toy_3, toy_1\)"):
-        toy_train(tmp_path / "nan", 3, values=[1.0, 2.0, 4.0, float("nan")], to_static_training=True)
+        toy_train(tmp_path / "nan", 3, values=[1.0, 2.0, 4.0, float("nan")], to_static_training=True,
+                  precision="fp32")
 
 
 def rank_1_of_2_trainer(tmp_path, monkeypatch, batch_size, iters):
@@ -540,7 +550,7 @@ def test_train_hands_its_arguments_to_train_settings_and_a_trainer(monkeypatch):
     (args, kwargs), (args2, kwargs2) = RecordingTrainer.made
     assert args == ("model", "train-set", "opt", losses, TrainSettings(
         iters=10000, batch_size=2, save_interval=1000, log_iters=10, seed=None, save_best_metric="mIoU",
-        keep_checkpoint_max=5, early_stop_intervals=None, precision="fp32", amp_level="O1", to_static_training=False,
+        keep_checkpoint_max=5, early_stop_intervals=None, precision="auto", amp_level="O1", to_static_training="auto",
         num_workers=0, do_eval=False, use_vdl=False))
     assert kwargs == {"val_dataset": None, "save_dir": "output", "test_config": None}
     assert args2 == ("model", "train-set", "opt", losses, TrainSettings(
@@ -563,7 +573,7 @@ class ScaledStep(steps_module.DygraphStep):
 
 def test_step_state_goes_into_the_checkpoint_and_back_and_buffers_are_averaged_at_save_points(tmp_path, monkeypatch):
     averaged = []
-    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size:
+    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size, shapes:
                         ScaledStep(net, loss_set, optimizer))
     monkeypatch.setattr(trainer_module, "average_buffers", lambda model, world_size: averaged.append((model,
                                                                                                         world_size)))

@@ -23,7 +23,7 @@ def test_run_keys_are_the_training_flags():
 def test_defaults_are_paddleseg_flag_defaults():
     s = TrainSettings(iters=7, batch_size=3)
     assert (s.save_interval, s.log_iters, s.seed, s.save_best_metric, s.keep_checkpoint_max) == (1000, 10, None, "mIoU", 5)
-    assert (s.early_stop_intervals, s.precision, s.amp_level, s.to_static_training) == (None, "fp32", "O1", False)
+    assert (s.early_stop_intervals, s.precision, s.amp_level, s.to_static_training) == (None, "auto", "O1", "auto")
     assert (s.num_workers, s.do_eval, s.use_vdl) == (0, False, False)
 
 
@@ -53,7 +53,8 @@ def test_saved_config_holds_every_knob_and_the_drawn_seed(tmp_path):
     ("log_iters", 0, "log_iters must be >= 1, got 0"),
     ("num_workers", -1, "num_workers must be >= 0, got -1"),
     ("seed", 1.5, "seed must be an integer, got 1.5"),
-    ("precision", "fp8", "precision must be one of fp32, fp16, got 'fp8'"),
+    ("precision", "fp8", "precision must be one of auto, fp32, bf16, fp16, got 'fp8'"),
+    ("to_static_training", "yes", "to_static_training must be one of True, False, auto, got 'yes'"),
     ("do_eval", "yes", "do_eval must be True or False, got 'yes'")])
 def test_invalid_values_name_the_key(tmp_path, key, value, message):
     cfg = Config(write(tmp_path, {"iters": 10, "batch_size": 2, key: value}))
@@ -87,11 +88,12 @@ def test_a_drawn_seed_spans_31_bits(monkeypatch):
     assert TrainSettings(iters=1, batch_size=1, seed=4).with_seed().seed == 4 and drawn == [2 ** 31]
 
 
-@pytest.mark.parametrize("key", ["to_static_training", "use_vdl"])
-def test_switches_must_be_booleans(key):
+@pytest.mark.parametrize("key, expected", [("to_static_training", "one of True, False, auto, got '1'"),
+                                           ("use_vdl", "True or False, got 1")])
+def test_switches_must_be_booleans(key, expected):
     with pytest.raises(UserError) as info:
         TrainSettings(iters=1, batch_size=1, **{key: 1})
-    assert str(info.value) == "{} must be True or False, got 1".format(key)
+    assert str(info.value) == "{} must be {}".format(key, expected)
 
 
 def test_save_best_metric_must_be_a_name():

@@ -72,13 +72,6 @@ def test_resolve_precision_rules(monkeypatch, fast_bf16):
         P.resolve_precision("double", "cpu")
 
 
-@pytest.mark.parametrize("onednn,fast,want", [(True, True, True), (True, False, False), (False, True, False)])
-def test_cpu_has_fast_bf16_needs_onednn_and_native_bf16(monkeypatch, onednn, fast, want):
-    monkeypatch.setattr(paddle.base.core, "is_compiled_with_onednn", lambda: onednn)
-    monkeypatch.setattr(paddle.base.core, "supports_bfloat16_fast_performance", lambda: fast)
-    assert P.cpu_has_fast_bf16() is want
-
-
 # ----------------------------------------------------------------------------- deploy.yaml
 
 def test_load_deploy_config_from_dir_or_file(logits_dir):
