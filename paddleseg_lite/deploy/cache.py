@@ -30,7 +30,7 @@ CACHE_ENV = "PADDLESEG_LITE_CACHE_DIR"
 MANIFEST = "manifest.json"
 MAX_ENTRIES = 8
 STALE_TEMP_S = 3600  # a temporary directory this old belongs to a crashed writer
-FORMAT = 1           # bump when the export format changes, so old entries are not reused
+FORMAT = 2           # bump when the export format changes, so old entries are not reused
 _SETTING_TYPES = (bool, int, float, str, type(None))
 
 
