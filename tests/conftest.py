@@ -1,7 +1,10 @@
 """Test setup: import the package from this checkout and keep Paddle on the CPU; shared fixtures."""
+import atexit
 import logging
 import os
+import shutil
 import sys
+import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
@@ -10,6 +13,9 @@ import paddle  # noqa: E402
 import pytest  # noqa: E402
 
 paddle.set_device("cpu")
+# exports cached by deploy.cache go to a directory of this test run (tool subprocesses inherit it), not ~/.cache
+os.environ["PADDLESEG_LITE_CACHE_DIR"] = tempfile.mkdtemp(prefix="paddleseg_lite_test_cache_")
+atexit.register(shutil.rmtree, os.environ["PADDLESEG_LITE_CACHE_DIR"], True)
 
 
 @pytest.fixture

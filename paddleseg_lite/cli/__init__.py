@@ -131,7 +131,7 @@ def load_model(cfg, args):
         return model
     device = "cpu" if on_cpu else "gpu"
     try:
-        return inference_model(model, device=device, precision=args.precision)
+        return inference_model(model, device=device, precision=args.precision, model_config=cfg.dic.get("model"))
     except Exception as e:  # export of an unusual model can fail: with --engine auto, dygraph still works
         if args.engine == "inference":
             raise

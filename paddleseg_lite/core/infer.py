@@ -80,9 +80,17 @@ def _mirror_margin(size, crop, stride):
     return min(max((crop - stride) // 2, 8), size - 1)
 
 
+def _batched_windows(model, im, windows, crop_h, crop_w):
+    """[((top, left), N×C×h×w logits)] of `windows` (all the same size), run in one forward pass."""
+    crops = [im[:, :, top:top + crop_h, left:left + crop_w] for top, left in windows]
+    logits = _run_model(model, paddle.concat(crops, axis=0) if len(crops) > 1 else crops[0])
+    return zip(windows, paddle.split(logits, len(crops), axis=0))
+
+
 @paddle.no_grad()
 def slide_inference(model, im, crop_size, stride, mirror_pad=False):
-    """Sliding-window inference; overlapping logits are averaged.
+    """Sliding-window inference; overlapping logits are averaged. Several windows go through the model
+    in one call (one batch), as many as fit in memory up to `core.memory.WINDOW_BATCH`.
 
     Args:
         model (paddle.nn.Layer): returns a list of logits at input size.
@@ -109,11 +117,13 @@ def slide_inference(model, im, crop_size, stride, mirror_pad=False):
         margin_h = _mirror_margin(height, crop_h, stride_h)
         margin_w = _mirror_margin(width, crop_w, stride_w)
         im = F.pad(im, [margin_w, margin_w, margin_h, margin_h], mode="reflect")
+    windows = [(top, left) for top in _window_starts(im.shape[2], crop_h, stride_h)
+               for left in _window_starts(im.shape[3], crop_w, stride_w)]
+    per_call = memory.window_batch(model, im, (crop_w, crop_h), _run_model)
     total, count = None, paddle.zeros([1, 1, im.shape[2], im.shape[3]], dtype="float32")
-    for top in _window_starts(im.shape[2], crop_h, stride_h):
-        for left in _window_starts(im.shape[3], crop_w, stride_w):
+    for start in range(0, len(windows), per_call):
+        for (top, left), logits in _batched_windows(model, im, windows[start:start + per_call], crop_h, crop_w):
             bottom, right = min(top + crop_h, im.shape[2]), min(left + crop_w, im.shape[3])
-            logits = _run_model(model, im[:, :, top:bottom, left:right])
             if total is None:
                 total = paddle.zeros([im.shape[0], logits.shape[1], *im.shape[2:]], "float32")
             total[:, :, top:bottom, left:right] += logits

@@ -7,6 +7,7 @@ all run through it) and before every sliding-window one:
   announced in one log line (once per image size and window); `infer` then runs sliding windows.
 - `check_window` refuses (UserError) an explicit `--crop_size` whose window would not fit, naming
   the `--crop_size` / `--stride` that would.
+- `window_batch` says how many windows one forward pass may take (up to WINDOW_BATCH).
 
 The need is measured, not modelled: the first time a model meets an image larger than the probe, it
 runs once on a PROBE x PROBE image of zeros and Paddle's allocator statistics give the peak bytes
@@ -38,6 +39,7 @@ PROBE = 32           # probe image side (pixels)
 HEADROOM = 0.8       # use at most this share of the available memory (allocator slack, post-processing)
 MAX_WINDOW = 1024    # largest automatic window side; windows are multiples of WINDOW_STEP
 WINDOW_STEP = 32
+WINDOW_BATCH = 4     # most sliding windows per forward pass (fewer, larger calls; memory stays bounded)
 _NO_LIMIT = 2 ** 60  # cgroup "max" / v1's page-rounded 2^63
 
 _cost_cache = weakref.WeakKeyDictionary()  # model -> {(in_channels, dtype, place): (bytes/pixel, out channels)}
@@ -254,3 +256,15 @@ def check_window(model, im, crop_size, forward):
     raise UserError("test_config.crop_size (--crop_size) {}x{}: sliding-window inference of a {}x{} image needs "
                     "~{}, with {}; {}".format(crop_size[0], crop_size[1], im.shape[3], im.shape[2], _size(need),
                                               _available_text(available), fix))
+
+
+def window_batch(model, im, crop_size, forward):
+    """How many sliding windows of `crop_size` ((w, h)) over `im` one forward pass may take: the most,
+    up to WINDOW_BATCH, whose pass fits in memory next to the slide buffers; at least 1."""
+    estimate = _estimate(model, im, forward)
+    if estimate is None:
+        return WINDOW_BATCH
+    cost, channels, available = estimate
+    one = _slide_need(im.shape, cost, channels, crop_size) - _slide_buffers(im.shape, channels)
+    spare = HEADROOM * available - _slide_buffers(im.shape, channels)
+    return int(min(max(spare // max(one, 1), 1), WINDOW_BATCH))

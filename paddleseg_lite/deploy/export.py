@@ -6,7 +6,8 @@ Flow: model (dygraph, weights loaded) → `export_model` → `save_dir/model.pdm
 The program is written in the *old* program format (model.pdmodel), not PIR (model.json): Paddle
 Inference 3.3 with oneDNN fails on `bilinear_interp_v2` in the PIR executor
 ("ConvertPirAttribute2RuntimeAttribute not support ArrayAttribute<DoubleAttribute>"), while the old
-executor runs it and every conv through oneDNN (5-8x faster than dygraph on CPU).
+executor runs it and every conv through oneDNN (5-8x faster than dygraph on CPU). Conv bias adds
+are then rewritten so the predictor fuses conv + bias + batch_norm + relu (`conv_bias`).
 """
 import os
 
@@ -14,6 +15,7 @@ import paddle
 import paddle.nn.functional as F
 import yaml
 
+from paddleseg_lite.deploy.conv_bias import rewire_conv_bias
 from paddleseg_lite.utils.labels import is_sigmoid
 from paddleseg_lite.utils.validate import check_choice, is_int
 
@@ -82,6 +84,7 @@ def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax
         static = paddle.jit.to_static(ExportWrapper(model, output_op), input_spec=spec, full_graph=True)
         with paddle.pir_utils.OldIrGuard():  # the guard also switches to static mode while saving
             paddle.jit.save(static, path_prefix)
+        rewire_conv_bias(path_prefix + ".pdmodel")
     finally:
         if was_training:
             model.train()

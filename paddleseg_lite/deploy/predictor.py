@@ -13,14 +13,14 @@ usable GPU it falls back to CPU with a log line.
 import contextlib
 import os
 import sys
-import tempfile
 
 import numpy as np
 import paddle
 import paddle.inference as paddle_infer
 import yaml
 
-from paddleseg_lite.deploy.export import DEPLOY_FILE, MODEL_FILE, PARAMS_FILE, export_model
+from paddleseg_lite.deploy.cache import cached_export
+from paddleseg_lite.deploy.export import DEPLOY_FILE, MODEL_FILE, PARAMS_FILE
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.cpu import available_cpus, cpu_has_fast_bf16
 from paddleseg_lite.utils.device import gpu_available, resolve_device
@@ -244,25 +244,23 @@ class PredictorModel:
         return [paddle.to_tensor(self.predictor(x))]
 
 
-def inference_model(model, device="cpu", precision="auto", cpu_threads=None, save_dir=None):
+def inference_model(model, device="cpu", precision="auto", cpu_threads=None, model_config=None, cache_dir=None):
     """Export a dygraph `model` (logits) and wrap it as a `PredictorModel` for evaluation/prediction.
 
-    This is what `tools/val.py --engine inference` and `tools/predict.py --engine inference` call.
+    This is what `tools/val.py --engine inference` and `tools/predict.py --engine inference` call. The
+    export comes from `deploy.cache`: a checkpoint already exported once is not exported again.
 
     Args:
         model (paddle.nn.Layer): A built model with its weights loaded.
         device (str): 'cpu' or 'gpu'.
         precision (str): See `Predictor` ('fp32' gives the dygraph model's predictions).
         cpu_threads (int, optional): See `Predictor`.
-        save_dir (str, optional): Where to write the exported files (default: a temporary directory,
-            removed once the predictor has loaded them).
+        model_config (dict, optional): The config's `model` section, part of the cache key.
+        cache_dir (str, optional): The export cache (default: `deploy.cache.cache_root()`).
 
     Returns:
         PredictorModel: Returns `[logits]` for an N×C×H×W input, like the model.
     """
-    if save_dir is None:
-        with tempfile.TemporaryDirectory(prefix="paddleseg_lite_export_") as tmp:
-            return inference_model(model, device, precision, cpu_threads, save_dir=tmp)
-    export_model(model, save_dir, output_op="none")
-    predictor = Predictor(save_dir, device=device, precision=precision, cpu_threads=cpu_threads)
+    entry, _ = cached_export(model, model_config, output_op="none", root=cache_dir)
+    predictor = Predictor(entry, device=device, precision=precision, cpu_threads=cpu_threads)
     return PredictorModel(predictor, source_model=model)

@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import infer
+from paddleseg_lite.core import infer, memory
 from paddleseg_lite.utils.errors import UserError
 
 
@@ -71,8 +71,19 @@ def test_slide_windows_overlap_and_average_to_whole():
     slide = infer.slide_inference(model, im, crop_size=(6, 5), stride=(4, 3)).numpy()
     np.testing.assert_allclose(slide, whole, rtol=1e-5, atol=1e-6)
     rows, cols = math.ceil((13 - 5) / 3) + 1, math.ceil((17 - 6) / 4) + 1
-    assert len(model.calls) == rows * cols
-    assert all(shape[2:] == [5, 6] for shape in model.calls)  # clipped windows shifted back
+    batches = [min(memory.WINDOW_BATCH, rows * cols - i) for i in range(0, rows * cols, memory.WINDOW_BATCH)]
+    assert [shape[0] for shape in model.calls] == batches  # several windows per forward pass
+    assert all(shape[1:] == [3, 5, 6] for shape in model.calls)  # clipped windows shifted back
+
+
+def test_batched_windows_of_a_batch_of_images_match_one_window_at_a_time(monkeypatch):
+    model, im = PointwiseNet(), paddle.concat([image(13, 17, seed) for seed in (1, 2)])
+    batched = infer.slide_inference(model, im, crop_size=(6, 5), stride=(4, 3)).numpy()
+    monkeypatch.setattr(memory, "WINDOW_BATCH", 1)
+    model.calls.clear()
+    single = infer.slide_inference(model, im, crop_size=(6, 5), stride=(4, 3)).numpy()
+    assert {shape[0] for shape in model.calls} == {2}
+    np.testing.assert_allclose(batched, single, rtol=1e-6, atol=1e-6)
 
 
 def test_slide_averages_overlapping_windows():
@@ -274,7 +285,7 @@ def test_slide_matches_numpy_tiling_reference():
     got = infer.slide_inference(model, paddle.to_tensor(x[None]), crop_size=(5, 4), stride=(3, 2)).numpy()
     np.testing.assert_allclose(got[0], np_slide(x, (5, 4), (3, 2)), rtol=1e-5, atol=1e-4)
     # rows: starts 0, 2, 4, 6, 7 (5 windows of height 4); cols: 0, 3, 6, 8 (4 windows of width 5)
-    assert model.shapes == [[1, 3, 4, 5]] * 20
+    assert model.shapes == [[4, 3, 4, 5]] * 5  # 20 windows, WINDOW_BATCH per forward pass
 
 
 def test_slide_mirror_pad_margins_and_windows_match_numpy():
@@ -283,7 +294,7 @@ def test_slide_mirror_pad_margins_and_windows_match_numpy():
     got = infer.inference(model, paddle.to_tensor(x[None]), is_slide=True, crop_size=(30, 30),
                           stride=(6, 8), mirror_pad=True).numpy()
     # margin_h = min(max((30 - 8) // 2, 8), 10 - 1) = 9; margin_w = min(max((30 - 6) // 2, 8), 23) = 12
-    assert model.shapes == [[1, 3, 28, 30]] * 4  # padded 28x48: one row of windows, starts 0, 6, 12, 18
+    assert model.shapes == [[1, 3, 32, 32], [4, 3, 28, 30]]  # core.memory's probe; padded 28x48: one row of windows, starts 0, 6, 12, 18
     np.testing.assert_allclose(got[0], np_slide(x, (30, 30), (6, 8), margins=(9, 12)), rtol=1e-5, atol=1e-4)
     plain = infer.inference(model, paddle.to_tensor(x[None]), is_slide=True, crop_size=(30, 30), stride=(6, 8))
     np.testing.assert_allclose(plain.numpy()[0], np_slide(x, (30, 30), (6, 8)), rtol=1e-5, atol=1e-4)
@@ -293,7 +304,7 @@ def test_slide_mirror_margin_is_at_least_eight():
     x = np.random.default_rng(7).normal(size=(3, 12, 12)).astype(np.float32)
     model = LocalRampNet()
     got = infer.slide_inference(model, paddle.to_tensor(x[None]), (16, 16), (12, 12), mirror_pad=True).numpy()
-    assert model.shapes[0] == [1, 3, 16, 16]  # (16 - 12) // 2 = 2 < 8: margin 8, padded to 28x28
+    assert model.shapes[0][1:] == [3, 16, 16]  # (16 - 12) // 2 = 2 < 8: margin 8, padded to 28x28
     np.testing.assert_allclose(got[0], np_slide(x, (16, 16), (12, 12), margins=(8, 8)), rtol=1e-5, atol=1e-4)
 
 

@@ -7,8 +7,10 @@ import numpy as np
 import paddle
 import pytest
 import yaml
+from paddle.base.proto import framework_pb2
 
 from paddleseg_lite.deploy import Predictor, export_model, inference_model, load_deploy_config
+from paddleseg_lite.deploy.conv_bias import rewire_conv_bias
 from paddleseg_lite.deploy.predictor import resolve_precision
 from paddleseg_lite.models import UNet
 from paddleseg_lite.utils.cpu import available_cpus, setup_cpu_threads
@@ -144,3 +146,17 @@ def test_export_and_infer_tools(tmp_path):
                     "--device", "cpu", "--precision", "fp32"], check=True, cwd=ROOT)
     result = cv2.imread(str(tmp_path / "res" / "img.png"), cv2.IMREAD_UNCHANGED)
     assert result.shape[:2] == (40, 52)
+
+
+def test_conv_bias_adds_are_exported_in_the_form_the_fuse_passes_take(model, images, tmp_path):
+    export_model(model, str(tmp_path), output_op="none")
+    program = framework_pb2.ProgramDesc()
+    program.ParseFromString((tmp_path / "model.pdmodel").read_bytes())
+    ops = program.blocks[0].ops
+    adds = [op for op in ops if op.type == "elementwise_add"]
+    biased = [layer for layer in model.sublayers() if isinstance(layer, paddle.nn.Conv2D) and layer.bias is not None]
+    assert len(adds) == len(biased) and not [op for op in ops if op.type == "reshape2"]
+    assert all(attr.i == 1 for op in adds for attr in op.attrs if attr.name == "axis")
+    assert rewire_conv_bias(str(tmp_path / "model.pdmodel")) == 0  # nothing left to rewrite
+    out = Predictor(str(tmp_path), precision="fp32")(images[1])  # the same function
+    np.testing.assert_allclose(out, _logits(model, images[1]), atol=1e-4, rtol=0)

@@ -8,6 +8,7 @@ import paddle
 import pytest
 import yaml
 
+from paddleseg_lite.deploy import cache
 from paddleseg_lite.deploy import predictor as P
 from paddleseg_lite.deploy.export import export_model, write_deploy_yaml
 from paddleseg_lite.models import UNet
@@ -373,21 +374,24 @@ def test_predictor_model_plays_an_eval_only_model(model, logits_dir):
     np.testing.assert_allclose(out[0].numpy(), forward(model, x32(3)), atol=1e-4, rtol=0)
 
 
-def test_inference_model_exports_logits_and_forwards_options(model, engines, monkeypatch, tmp_path):
+def test_inference_model_exports_logits_once_and_forwards_options(model, engines, monkeypatch, tmp_path):
     exports = []
 
-    def export(net, save_dir, output_op):  # the real export is checked in test_export.py
+    def export(net, save_dir, transforms, input_shape, output_op):  # the real export: test_export.py
         exports.append((net, output_op))
         write_deploy_yaml(save_dir, [], output_op=output_op)
-    monkeypatch.setattr(P, "export_model", export)
-    engine = P.inference_model(model, cpu_threads=7)
+        for name in ("model.pdmodel", "model.pdiparams"):
+            open(os.path.join(save_dir, name), "w").close()
+    monkeypatch.setattr(cache, "export_model", export)
+    engine = P.inference_model(model, cpu_threads=7, cache_dir=str(tmp_path))
     assert exports == [(model, "none")]
     assert engines[0].config.called("set_cpu_math_library_num_threads") == [((7,), {})]
     assert engine.predictor.precision == ("bf16" if P.cpu_has_fast_bf16() else "fp32")  # precision 'auto'
     assert engine.predictor.device == "cpu" and engine.predictor.output_op == "none"
-    assert not os.path.exists(engine.predictor.model_dir)  # the temporary export is gone
-    engine = P.inference_model(model, precision="fp32", cpu_threads=3, save_dir=str(tmp_path))
+    assert os.path.dirname(engine.predictor.model_dir) == str(tmp_path)
+    engine = P.inference_model(model, precision="fp32", cpu_threads=3, cache_dir=str(tmp_path))
+    assert len(exports) == 1  # the same weights: the cached export
     assert engines[1].config.called("set_cpu_math_library_num_threads") == [((3,), {})]
-    assert engine.predictor.precision == "fp32" and engine.predictor.model_dir == str(tmp_path)
+    assert engine.predictor.precision == "fp32"
     monkeypatch.setattr(device, "gpu_available", lambda: True)
-    assert P.inference_model(model, device="gpu", save_dir=str(tmp_path)).predictor.device == "gpu"
+    assert P.inference_model(model, device="gpu", cache_dir=str(tmp_path)).predictor.device == "gpu"

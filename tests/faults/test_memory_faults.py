@@ -68,11 +68,13 @@ def test_too_little_memory_switches_to_sliding_windows(unet, monkeypatch, log_li
         whole = unet(im)[0].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert not np.allclose(got, whole, atol=1e-3)  # the windows really were used
+    assert memory.window_batch(unet, im, (32, 32), infer._run_model) == 1  # one window per pass fits, not two
     infer.aug_inference(unet, im, flip_horizontal=True)  # same size again: no second line
     assert len([line for line in log_lines if "sliding-window" in line]) == 1
 
     monkeypatch.setenv(memory.AVAILABLE_ENV, "64G")
     np.testing.assert_array_equal(infer.inference(unet, im).numpy(), whole)
+    assert memory.window_batch(unet, im, (32, 32), infer._run_model) == memory.WINDOW_BATCH
 
 
 def test_the_reported_3000px_image_plans_1024px_windows_without_running_it(monkeypatch, log_lines):
