@@ -1,5 +1,6 @@
 """The resumable, sharded sampler and per-sample reseeded augmentation."""
 import random
+import threading
 
 import numpy as np
 import paddle
@@ -53,6 +54,22 @@ def test_main_thread_loader_batches_like_paddle():
     batches = list(ThreadLoader(RandomItems(), ShardBatchSampler(4, rank=1, world_size=2)))
     assert [b["img_path"] for b in batches] == [["1"], ["3"]]
     assert batches[0]["img"].shape == [1, 2]
+
+
+def test_thread_loader_loads_ahead_in_another_thread_and_stops_it_with_the_caller():
+    loading_threads = []
+
+    class Recording(RandomItems):
+        def __getitem__(self, index):
+            loading_threads.append(threading.current_thread())
+            return super().__getitem__(index)
+
+    batches = iter(ThreadLoader(Recording(), EpochBatchSampler(4, 1, end_iter=1000)))
+    next(batches)
+    assert threading.current_thread() not in loading_threads
+    thread, = {t for t in threading.enumerate() if t.name == "paddleseg_lite-loader"}
+    batches.close()  # what `break` does to the loop's iterator
+    assert not thread.is_alive() and len(loading_threads) < 1000
 
 
 # Hand-written permutations: RandomState((5, 0)).permutation(10) and RandomState((5, 1)).permutation(10).
