@@ -6,13 +6,17 @@ depends on nothing else: not on the number of workers, on prefetching, or on whe
 started. `EpochBatchSampler` shuffles with a generator keyed by `(seed, epoch)`, shards the order over
 ranks, and can start in the middle of an epoch.
 
-With `num_workers=0` batches are loaded in the calling thread (`MainThreadLoader`): Paddle's
-single-process DataLoader prefetches in a background thread that shares the global random state with
-the main thread and, left blocked when a loop stops early, aborts the interpreter at exit. With
-workers (`WorkerLoader`), a UserError raised while loading a batch reaches the caller as itself, as
-it does without workers.
+With `num_workers=0` batches are loaded by one background thread of ours (`ThreadLoader`), so loading
+overlaps the training step (Paddle's kernels and OpenCV release the GIL) instead of adding to it.
+It reseeds the global `random` / `np.random` per sample while the caller works: the training loop
+draws nothing from them (the step uses Paddle's generator). Paddle's own single-process DataLoader
+is not used: its thread, left blocked when a loop stops early, aborts the interpreter at exit; ours
+is stopped and joined whenever the caller stops iterating. With workers (`WorkerLoader`) or without,
+a UserError raised while loading a batch reaches the caller as itself.
 """
+import queue
 import random
+import threading
 
 import numpy as np
 import paddle
@@ -134,8 +138,12 @@ def _size(chw):
     return "{}x{}".format(chw.shape[-1], chw.shape[-2])
 
 
-class MainThreadLoader:
-    """Batches of `dataset` as Paddle's DataLoader returns them, loaded in the calling thread."""
+class ThreadLoader:
+    """Batches of `dataset` as Paddle's DataLoader returns them, loaded up to `PREFETCH` ahead by a
+    background thread; an exception met there is raised in the caller's thread, after the batches
+    before it."""
+
+    PREFETCH = 2
 
     def __init__(self, dataset, batch_sampler):
         self.dataset, self.batch_sampler = dataset, batch_sampler
@@ -144,9 +152,42 @@ class MainThreadLoader:
         return len(self.batch_sampler)
 
     def __iter__(self):
-        for indices in self.batch_sampler:
-            batch = collate([self.dataset[i] for i in indices])
-            yield {k: paddle.to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+        batches, stop = queue.Queue(self.PREFETCH), threading.Event()
+        thread = threading.Thread(target=self._produce, args=(batches, stop), name="paddleseg_lite-loader",
+                                  daemon=True)
+        thread.start()
+        try:
+            while True:
+                batch = batches.get()
+                if batch is None:
+                    return
+                if isinstance(batch, BaseException):
+                    raise batch
+                yield {k: paddle.to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+        finally:
+            stop.set()  # the caller stopped (end, break, error, Ctrl-C): the thread ends after its batch
+            thread.join()
+
+    def _produce(self, batches, stop):
+        """Put each batch (then None), or the exception that ended loading, until `stop` is set."""
+        try:
+            for indices in self.batch_sampler:
+                if not _put(batches, collate([self.dataset[i] for i in indices]), stop):
+                    return
+            _put(batches, None, stop)
+        except BaseException as e:  # raised again in the caller's thread, which would wait forever otherwise
+            _put(batches, e, stop)
+
+
+def _put(batches, item, stop):
+    """Put `item` into the bounded queue unless `stop` is set first; True when it was put."""
+    while not stop.is_set():
+        try:
+            batches.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            pass
+    return False
 
 
 class _ReturnUserErrors:
@@ -210,9 +251,9 @@ class WorkerLoader:
 
 
 def build_loader(dataset, batch_sampler, num_workers):
-    """Batches over `batch_sampler`: in this thread (num_workers 0) or from worker processes."""
+    """Batches over `batch_sampler`: from a background thread (num_workers 0) or from worker processes."""
     if check_int(None, "num_workers", num_workers, 0, error=UserError) == 0:
-        return MainThreadLoader(dataset, batch_sampler)
+        return ThreadLoader(dataset, batch_sampler)
     return WorkerLoader(dataset, batch_sampler, num_workers)
 
 

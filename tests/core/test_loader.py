@@ -1,10 +1,11 @@
 """The resumable, sharded sampler and per-sample reseeded augmentation."""
 import random
+import threading
 
 import numpy as np
 import paddle
 
-from paddleseg_lite.core.loader import (EpochBatchSampler, MainThreadLoader, SeededDataset, ShardBatchSampler,
+from paddleseg_lite.core.loader import (EpochBatchSampler, ThreadLoader, SeededDataset, ShardBatchSampler,
                                         build_loader, collate)
 
 
@@ -50,9 +51,25 @@ def test_augmentation_depends_only_on_seed_epoch_and_index():
 
 
 def test_main_thread_loader_batches_like_paddle():
-    batches = list(MainThreadLoader(RandomItems(), ShardBatchSampler(4, rank=1, world_size=2)))
+    batches = list(ThreadLoader(RandomItems(), ShardBatchSampler(4, rank=1, world_size=2)))
     assert [b["img_path"] for b in batches] == [["1"], ["3"]]
     assert batches[0]["img"].shape == [1, 2]
+
+
+def test_thread_loader_loads_ahead_in_another_thread_and_stops_it_with_the_caller():
+    loading_threads = []
+
+    class Recording(RandomItems):
+        def __getitem__(self, index):
+            loading_threads.append(threading.current_thread())
+            return super().__getitem__(index)
+
+    batches = iter(ThreadLoader(Recording(), EpochBatchSampler(4, 1, end_iter=1000)))
+    next(batches)
+    assert threading.current_thread() not in loading_threads
+    thread, = {t for t in threading.enumerate() if t.name == "paddleseg_lite-loader"}
+    batches.close()  # what `break` does to the loop's iterator
+    assert not thread.is_alive() and len(loading_threads) < 1000
 
 
 # Hand-written permutations: RandomState((5, 0)).permutation(10) and RandomState((5, 1)).permutation(10).
@@ -114,7 +131,7 @@ def test_collate_stacks_equal_arrays_and_keeps_the_rest_as_lists():
 def test_loaders_with_and_without_workers_yield_the_same_batches():
     sampler = EpochBatchSampler(4, 2, seed=0, end_iter=2)
     in_thread = build_loader(SeededDataset(RandomItems(), 3), sampler, 0)
-    assert isinstance(in_thread, MainThreadLoader) and len(in_thread) == 2
+    assert isinstance(in_thread, ThreadLoader) and len(in_thread) == 2
     batches = list(in_thread)
     assert [b["img_path"] for b in batches] == [["0", "2"], ["3", "1"]]
     assert isinstance(batches[0]["img"], paddle.Tensor) and batches[0]["img"].shape == [2, 2]

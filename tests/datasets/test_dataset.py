@@ -73,6 +73,24 @@ def test_val_mode_label_untouched_at_original_size(root):
     assert item["label"][0, 5, 3] == 1 and item["label"][0, 5, 20] == 255
 
 
+def test_samples_are_decoded_once_while_the_cache_has_room_and_come_back_as_copies(root, monkeypatch):
+    reads = []
+    read_image = dataset_module.io.read_image
+    monkeypatch.setattr(dataset_module.io, "read_image", lambda *a: reads.append(a[0]) or read_image(*a))
+    ds = Dataset("train", root, None, 2, train_path="fov.txt")
+    first = ds[0]
+    first["img"][:] = -1
+    first["label"][:] = 7
+    again = ds[0]
+    assert len(reads) == 1 and again["img"].max() == 200 and set(np.unique(again["label"])) == {0, 1, 255}
+    monkeypatch.setattr(dataset_module, "RAW_CACHE_BYTES", 24 * 32 * 3 * 4)  # the image fits, not the label
+    small = Dataset("train", root, None, 2, train_path="fov.txt")
+    small[0]
+    small[0]
+    assert len(reads) == 3
+    np.testing.assert_array_equal(small[0]["img"], again["img"])
+
+
 def test_image_is_rgb_and_normalized(root):
     item = Dataset("train", root, [Normalize()], 2, train_path="plain.txt")[0]
     assert np.allclose(item["img"][0], 200 / 127.5 - 1) and np.allclose(item["img"][2], 10 / 127.5 - 1)
@@ -160,6 +178,7 @@ def test_0_255_labels_get_conversion_hint(tmp_path):
 
 
 def test_0_255_labels_with_ignore_255_warn_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset_module, "RAW_CACHE_BYTES", 0)  # read the label twice
     label = np.zeros((8, 8), np.uint8)
     label[2:4] = 255
     _write_list(str(tmp_path), [_write_sample(str(tmp_path), "d", label)])

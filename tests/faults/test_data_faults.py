@@ -4,6 +4,7 @@ in datasets, val and predict, folders with some unreadable images, corrupt or tr
 import importlib.util
 import multiprocessing
 import os
+import threading
 import zipfile
 
 import cv2
@@ -125,6 +126,7 @@ def test_worker_user_error_is_raised_in_the_caller_after_the_batches_before_it(i
                 seen += batch["img_path"]
         assert message in str(info.value) and seen == ["p0", "p1"]
         assert multiprocessing.active_children() == []  # the workers were joined, none left running
+        assert "paddleseg_lite-loader" not in [t.name for t in threading.enumerate()]  # the thread too
 
 
 # ----------------------------------------------------------------------------- category 5: sizes in a batch
