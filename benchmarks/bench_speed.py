@@ -20,7 +20,9 @@ import numpy as np
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DRIVE = os.path.join(ROOT, "..", "shared", "data", "DRIVE-training")
 EVAL_HW = (584, 565)
-TRAIN_VARIANTS = ("paddleseg", "lite", "torch")
+TRAIN_VARIANTS = ("paddleseg", "lite", "lite_fp32", "lite_dygraph", "torch")
+# paddleseg_lite's training step as tools/train.py makes it: the default (no flag), and the opt-outs.
+LITE_TRAIN_KNOBS = {"lite": {}, "lite_fp32": {"precision": "fp32"}, "lite_dygraph": {"to_static_training": False}}
 EVAL_VARIANTS = ("paddleseg", "lite_fp32", "lite_bf16", "torch", "torch_bf16")
 
 
@@ -139,12 +141,26 @@ def make_train_step(variant, channels, x, y):
         from paddleseg.models import UNet
         from paddleseg.models.losses import DiceLoss
         return _paddle_train_step(UNet(num_classes=2), DiceLoss(), x, y)
+    return _lite_train_step(LITE_TRAIN_KNOBS[variant], channels, x, y)
+
+
+def _lite_train_step(knobs, channels, x, y):
+    """The step `core.steps.make_step` builds for the default run knobs with `knobs` changed."""
+    import paddle
     sys.path.insert(0, ROOT)
+    from paddleseg_lite.core.steps import make_step
+    from paddleseg_lite.cvlibs.run_settings import TrainSettings
     from paddleseg_lite.models import UNet
-    from paddleseg_lite.models.losses import DiceLoss
+    from paddleseg_lite.models.losses import DiceLoss, LossSet
     from paddleseg_lite.utils.cpu import setup_cpu_threads
     setup_cpu_threads()
-    return _paddle_train_step(UNet(num_classes=2, base_channels=channels), DiceLoss(), x, y)
+    model = UNet(num_classes=2, base_channels=channels)
+    model.train()
+    opt = paddle.optimizer.Momentum(0.01, momentum=0.9, parameters=model.parameters(), weight_decay=4e-5)
+    settings = TrainSettings(iters=1000, batch_size=len(x), **knobs)
+    step = make_step(settings, model, model, LossSet([DiceLoss()], [1.0]), opt, 1, lambda: (x.shape, y.shape))
+    batch = {"img": paddle.to_tensor(x), "label": paddle.to_tensor(y)}
+    return lambda: step(batch, 1)[0]
 
 
 def make_eval(variant, channels, workdir):
