@@ -13,7 +13,8 @@ import paddle
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.cvlibs.config import parse_value
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
-from paddleseg_lite.deploy import inference_model
+from paddleseg_lite.deploy import inference_model, onnx_model
+from paddleseg_lite.deploy.onnx_export import require
 from paddleseg_lite.models import load_entire_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.cpu import setup_cpu_threads
@@ -114,21 +115,37 @@ def add_model_args(parser):
 
 
 def add_engine_args(parser, default_precision):
-    """--engine / --precision: run the model in dygraph or through Paddle Inference (oneDNN on CPU)."""
-    parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference"],
-                        help="auto: Paddle Inference on CPU (several times faster), dygraph on GPU")
+    """--engine / --precision: run the model in dygraph, Paddle Inference (oneDNN on CPU) or ONNX Runtime."""
+    parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference", "onnx"],
+                        help="auto: Paddle Inference on CPU (several times faster), dygraph on GPU; "
+                             "onnx: ONNX Runtime on CPU, fp32 (needs onnxruntime and paddle2onnx)")
     parser.add_argument("--precision", default=default_precision, choices=["fp32", "bf16", "auto"],
                         help="Paddle Inference precision on CPU (auto: bf16 when the CPU has native bf16); "
                              "fp32 gives exactly the dygraph predictions")
 
 
+def _check_onnx_engine(args, on_cpu):
+    """--engine onnx runs fp32 on CPU: refuse other requests before any work, and missing packages."""
+    if not on_cpu:
+        raise UserError("--engine onnx runs on CPU only (ONNX Runtime's CPU provider); use --device cpu, or "
+                        "--engine dygraph/inference on the GPU")
+    if args.precision == "bf16":
+        raise UserError("--engine onnx runs fp32 only (--precision bf16 given); use --engine inference for bf16")
+    for module in ("onnxruntime", "paddle2onnx"):
+        require(module)
+
+
 def load_model(cfg, args):
     """Build the config's model, load --model_path, and wrap it for the chosen --engine."""
+    on_cpu = paddle.get_device().startswith("cpu")
+    if args.engine == "onnx":
+        _check_onnx_engine(args, on_cpu)
     model = cfg.model
     load_entire_model(model, args.model_path)
-    on_cpu = paddle.get_device().startswith("cpu")
     if args.engine == "dygraph" or (args.engine == "auto" and not on_cpu):
         return model
+    if args.engine == "onnx":
+        return onnx_model(model, model_config=cfg.dic.get("model"))
     device = "cpu" if on_cpu else "gpu"
     try:
         return inference_model(model, device=device, precision=args.precision, model_config=cfg.dic.get("model"))
