@@ -1,9 +1,11 @@
 """ONNX Runtime engine: logits equal dygraph at any size, the conversion is cached per checkpoint,
-`tools/export.py --format onnx` writes a model ONNX Runtime runs at any size, `--engine onnx` runs
+`tools/export.py --format onnx` writes a model ONNX Runtime (and deploy/python/infer.py) runs at any size, `--engine onnx` runs
 through tools/val.py, and missing packages / bf16 are one-line errors."""
 import argparse
+import importlib.util
 import os
 
+import cv2
 import numpy as np
 import onnxruntime
 import paddle
@@ -11,7 +13,7 @@ import pytest
 import yaml
 
 from fault_check import leftover_temps
-from tool_runner import CONFIG, ENV, TINY, load_tool, run_tool, save_tiny_weights
+from tool_runner import CONFIG, ENV, ROOT, TINY, load_tool, run_tool, save_tiny_weights
 from paddleseg_lite import cli
 from paddleseg_lite.deploy import cache, onnx_export
 from paddleseg_lite.deploy.onnx_predictor import onnx_model
@@ -55,6 +57,22 @@ def test_export_format_onnx_runs_in_onnxruntime_at_any_size(tmp_path):
     for shape in [(1, 3, 64, 64), (2, 3, 45, 37)]:
         out = session.run(None, {session.get_inputs()[0].name: np.zeros(shape, np.float32)})[0]
         assert out.shape == (shape[0],) + shape[2:] and out.dtype == np.int32
+    infer = load_infer()
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((37, 45, 3), 128, np.uint8))
+    infer.main(["--config", str(save_dir / "deploy.yaml"), "--image_path", str(tmp_path / "a.png"),
+                "--save_dir", str(tmp_path / "out"), "--device", "cpu"])
+    assert cv2.imread(str(tmp_path / "out" / "a.png")).shape[:2] == (37, 45)
+    with pytest.raises(UserError, match="is an ONNX model: it runs fp32 on CPU"):
+        infer.main(["--config", str(save_dir / "deploy.yaml"), "--image_path", str(tmp_path / "a.png"),
+                    "--precision", "bf16"])
+
+
+def load_infer():
+    """deploy/python/infer.py as a module."""
+    spec = importlib.util.spec_from_file_location("infer", os.path.join(ROOT, "deploy", "python", "infer.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_val_engine_onnx_runs_in_one_subprocess(tmp_path):
