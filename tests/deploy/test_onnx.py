@@ -97,3 +97,20 @@ def test_onnx_engine_refuses_bf16_and_missing_packages_before_any_work(monkeypat
     monkeypatch.setattr(onnx_export.importlib, "import_module", missing)
     with pytest.raises(UserError, match=r"needs onnxruntime and paddle2onnx .*pip install onnxruntime"):
         cli.load_model(None, argparse.Namespace(engine="onnx", precision="fp32"))
+
+
+def test_engine_auto_on_cpu_picks_onnx_for_fp32_paddle_inference_for_bf16_and_falls_back(monkeypatch, caplog):
+    picked = []
+    monkeypatch.setattr(cli, "load_entire_model", lambda model, path: None)
+    monkeypatch.setattr(cli, "onnx_model", lambda model, **kw: picked.append("onnx") or "ort")
+    monkeypatch.setattr(cli, "inference_model", lambda model, **kw: picked.append(kw["precision"]) or "pi")
+    cfg = argparse.Namespace(model="net", dic={"model": {"type": "UNet"}})
+    auto = lambda precision: cli.load_model(cfg, argparse.Namespace(engine="auto", precision=precision, model_path="m"))
+    assert auto("fp32") == "ort" and auto("bf16") == "pi" and picked == ["onnx", "bf16"]
+
+    def broken(model, **kw):
+        raise UserError("the ONNX engine needs onnxruntime and paddle2onnx")
+    monkeypatch.setattr(cli, "onnx_model", broken)
+    assert auto("fp32") == "pi" and picked[-1] == "fp32"
+    assert "ONNX Runtime unavailable (UserError: the ONNX engine needs" in caplog.text
+    assert "using Paddle Inference" in caplog.text
