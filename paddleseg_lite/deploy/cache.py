@@ -32,7 +32,7 @@ from paddleseg_lite.utils.validate import check_choice
 
 CACHE_ENV = "PADDLESEG_LITE_CACHE_DIR"
 MANIFEST = "manifest.json"
-MAX_ENTRIES = 8
+MAX_ENTRIES = 16  # a checkpoint run on ONNX Runtime takes two (the Paddle export and its conversion)
 STALE_TEMP_S = 3600  # a temporary directory this old belongs to a crashed writer
 FORMATS = ("paddle", "onnx")
 FORMAT = 2           # bump when the export format changes, so old entries are not reused
