@@ -23,7 +23,7 @@ EVAL_HW = (584, 565)
 TRAIN_VARIANTS = ("paddleseg", "lite", "lite_fp32", "lite_dygraph", "torch")
 # paddleseg_lite's training step as tools/train.py makes it: the default (no flag), and the opt-outs.
 LITE_TRAIN_KNOBS = {"lite": {}, "lite_fp32": {"precision": "fp32"}, "lite_dygraph": {"to_static_training": False}}
-EVAL_VARIANTS = ("paddleseg", "lite_fp32", "lite_bf16", "torch", "torch_bf16")
+EVAL_VARIANTS = ("paddleseg", "lite_fp32", "lite_onnx", "lite_bf16", "torch", "torch_bf16")
 
 
 def drive_image():
@@ -185,9 +185,13 @@ def make_eval(variant, channels, workdir):
                 return model(paddle.to_tensor(x))[0].argmax(1).numpy()
         return run
     sys.path.insert(0, ROOT)
-    from paddleseg_lite.deploy import Predictor, export_model
+    from paddleseg_lite.deploy import OnnxPredictor, Predictor, export_model, export_onnx_model
     from paddleseg_lite.models import UNet
-    export_model(UNet(num_classes=2, base_channels=channels), workdir, output_op="argmax")
+    model = UNet(num_classes=2, base_channels=channels)
+    if variant == "lite_onnx":  # ONNX Runtime fp32: what --engine auto runs on CPU in fp32
+        export_onnx_model(model, workdir, output_op="argmax")
+        return OnnxPredictor(workdir)
+    export_model(model, workdir, output_op="argmax")
     return Predictor(workdir, precision=variant.split("_")[1])
 
 

@@ -1,7 +1,9 @@
 """Export a trained model for deployment (PaddleSeg's tools/export.py flags).
 
 Writes save_dir/model.pdmodel, model.pdiparams and deploy.yaml; run them with
-deploy/python/infer.py or paddleseg_lite.deploy.Predictor.
+deploy/python/infer.py or paddleseg_lite.deploy.Predictor. With --format onnx: save_dir/model.onnx
+(dynamic batch, height and width unless --input_shape fixes them) and deploy.yaml, for ONNX Runtime
+(paddleseg_lite.deploy.OnnxPredictor); needs paddle2onnx.
 """
 import argparse
 import os
@@ -11,11 +13,15 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.deploy import check_input_shape, export_model  # noqa: E402
+from paddleseg_lite.deploy import check_input_shape, export_model, export_onnx_model  # noqa: E402
 from paddleseg_lite.deploy.export import OUTPUT_OPS  # noqa: E402
+from paddleseg_lite.deploy.onnx_export import require  # noqa: E402
 from paddleseg_lite.models import load_entire_model  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
+
+
+EXPORTERS = {"paddle": export_model, "onnx": export_onnx_model}
 
 
 def parse_args(argv=None):
@@ -27,6 +33,8 @@ def parse_args(argv=None):
                    help="fixed input shape; default [None, 3, None, None] (any batch and image size)")
     p.add_argument("--output_op", choices=OUTPUT_OPS, default="argmax",
                    help="post-processing in the graph: argmax (int32 class ids), softmax or none (logits)")
+    p.add_argument("--format", choices=sorted(EXPORTERS), default="paddle",
+                   help="paddle: model.pdmodel + model.pdiparams (Paddle Inference); onnx: model.onnx (ONNX Runtime)")
     p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
     return p.parse_args(argv)
 
@@ -35,6 +43,8 @@ def main(argv=None):
     args = parse_args(argv)
     check_input_shape(args.input_shape, error=UserError)
     cli.check_save_dir(args.save_dir)
+    if args.format == "onnx":
+        require("paddle2onnx")
     cli.set_device("cpu")
     cfg = Config(args.config, opts=args.opts)
     model = cfg.model
@@ -46,7 +56,7 @@ def main(argv=None):
     if not transforms:
         raise UserError("{}: val_dataset.transforms is missing; deploy.yaml needs the val transforms".format(
             args.config))
-    path = export_model(model, args.save_dir, transforms=transforms, input_shape=args.input_shape,
+    path = EXPORTERS[args.format](model, args.save_dir, transforms=transforms, input_shape=args.input_shape,
                         output_op=args.output_op)
     logger.info("The inference model is saved in {} ({})".format(args.save_dir, os.path.basename(path)))
 

@@ -2,7 +2,8 @@
 
 python deploy/python/infer.py --config output/inference_model/deploy.yaml --image_path img.png
 writes save_dir/<image stem>.png pseudo-colour predictions. On CPU it uses oneDNN and, on CPUs with
-native bf16, bfloat16 (--precision fp32 forces fp32); --device gpu [--use_trt] on GPUs.
+native bf16, bfloat16 (--precision fp32 forces fp32); --device gpu [--use_trt] on GPUs. A deploy.yaml
+written by `tools/export.py --format onnx` (model.onnx) runs with ONNX Runtime on CPU, fp32.
 Images that cannot be read are skipped with a warning each and a summary (exit code 0); when none of
 them can be read, the run fails with one error line (exit code 2).
 """
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.core.predict import SkippedImages, get_image_list  # noqa: E402
 from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
-from paddleseg_lite.deploy import Predictor, load_deploy_config  # noqa: E402
+from paddleseg_lite.deploy import OnnxPredictor, Predictor, load_deploy_config  # noqa: E402
 from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
 from paddleseg_lite.transforms import Compose  # noqa: E402
 from paddleseg_lite.transforms.trans_info import undo_trans_info  # noqa: E402
@@ -105,9 +106,22 @@ def predict_batch(predictor, transforms, paths, skipped):
     return list(zip(paths, preds))
 
 
+def onnx_predictor(args):
+    """An OnnxPredictor for an ONNX export, refusing the flags ONNX Runtime on CPU cannot honour."""
+    if args.use_trt or args.precision not in ("auto", "fp32"):
+        raise UserError("{} is an ONNX model: it runs fp32 on CPU (given --precision {}{}); export with "
+                        "tools/export.py --format paddle for bf16/fp16/int8 or TensorRT".format(
+                            args.cfg, args.precision, " --use_trt True" if args.use_trt else ""))
+    if args.device == "gpu":
+        logger.info("ONNX model: running on cpu (ONNX Runtime's CPU provider)")
+    return OnnxPredictor(args.cfg, cpu_threads=args.cpu_threads)
+
+
 def main(argv=None):
     args = parse_args(argv)
     images, _ = get_image_list(args.image_path)
+    if str(load_deploy_config(args.cfg)[1].get("model", "")).endswith(".onnx"):
+        return predict_all(args, images, onnx_predictor(args))
     if args.use_trt and args.enable_auto_tune and not os.path.isfile(args.auto_tuned_shape_file):
         transforms = build_transforms(load_deploy_config(args.cfg)[1].get("transforms") or [])
         tune_trt_shapes(args.cfg, (transforms({"img": p, "trans_info": [], "gt_fields": []})["img"][None]
@@ -115,6 +129,11 @@ def main(argv=None):
     predictor = Predictor(args.cfg, device=args.device, precision=args.precision, cpu_threads=args.cpu_threads,
                           use_onednn=args.enable_mkldnn, use_trt=args.use_trt,
                           min_subgraph_size=args.min_subgraph_size, auto_tuned_shape_file=args.auto_tuned_shape_file)
+    predict_all(args, images, predictor)
+
+
+def predict_all(args, images, predictor):
+    """Predict `images` in batches, write their pseudo-colour PNGs and log progress / the benchmark."""
     transforms, colors = build_transforms(predictor.transforms), color_map(256)
     times, skipped = [], SkippedImages(len(images))
     for i, paths in enumerate(batches(images, args.batch_size), 1):

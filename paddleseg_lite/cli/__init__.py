@@ -13,7 +13,9 @@ import paddle
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.cvlibs.config import parse_value
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
-from paddleseg_lite.deploy import inference_model
+from paddleseg_lite.deploy import inference_model, onnx_model
+from paddleseg_lite.deploy.onnx_export import require
+from paddleseg_lite.deploy.predictor import resolve_precision
 from paddleseg_lite.models import load_entire_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.cpu import setup_cpu_threads
@@ -114,30 +116,61 @@ def add_model_args(parser):
 
 
 def add_engine_args(parser, default_precision):
-    """--engine / --precision: run the model in dygraph or through Paddle Inference (oneDNN on CPU)."""
-    parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference"],
-                        help="auto: Paddle Inference on CPU (several times faster), dygraph on GPU")
+    """--engine / --precision: run the model in dygraph, Paddle Inference (oneDNN on CPU) or ONNX Runtime."""
+    parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference", "onnx"],
+                        help="auto: on CPU ONNX Runtime for fp32 and Paddle Inference (oneDNN) for bf16 (both "
+                             "several times faster than dygraph), dygraph on GPU; onnx: ONNX Runtime on CPU, fp32")
     parser.add_argument("--precision", default=default_precision, choices=["fp32", "bf16", "auto"],
                         help="Paddle Inference precision on CPU (auto: bf16 when the CPU has native bf16); "
                              "fp32 gives exactly the dygraph predictions")
 
 
+def _check_onnx_engine(args, on_cpu):
+    """--engine onnx runs fp32 on CPU: refuse other requests before any work, and missing packages."""
+    if not on_cpu:
+        raise UserError("--engine onnx runs on CPU only (ONNX Runtime's CPU provider); use --device cpu, or "
+                        "--engine dygraph/inference on the GPU")
+    if args.precision == "bf16":
+        raise UserError("--engine onnx runs fp32 only (--precision bf16 given); use --engine inference for bf16")
+    for module in ("onnxruntime", "paddle2onnx"):
+        require(module)
+
+
 def load_model(cfg, args):
-    """Build the config's model, load --model_path, and wrap it for the chosen --engine."""
+    """Build the config's model, load --model_path, and wrap it for the chosen --engine.
+
+    `--engine auto` on CPU: ONNX Runtime for fp32 (~11% faster per image than Paddle Inference oneDNN
+    fp32 on UNet-64 584x565, same predictions to ~5e-6), Paddle Inference for bf16 (ONNX Runtime has no
+    fast bf16 CPU path); each falls back to the next (Paddle Inference, then dygraph) with one log line.
+    """
+    on_cpu = paddle.get_device().startswith("cpu")
+    if args.engine == "onnx":
+        _check_onnx_engine(args, on_cpu)
     model = cfg.model
     load_entire_model(model, args.model_path)
-    on_cpu = paddle.get_device().startswith("cpu")
     if args.engine == "dygraph" or (args.engine == "auto" and not on_cpu):
         return model
+    model_config = cfg.dic.get("model")
+    if args.engine == "onnx" or (args.engine == "auto" and resolve_precision(args.precision, "cpu") == "fp32"):
+        try:
+            return onnx_model(model, model_config=model_config)
+        except Exception as e:  # packages missing or an op paddle2onnx cannot convert
+            if args.engine == "onnx":
+                raise
+            _fallback("ONNX Runtime", "Paddle Inference", e)
     device = "cpu" if on_cpu else "gpu"
     try:
-        return inference_model(model, device=device, precision=args.precision, model_config=cfg.dic.get("model"))
+        return inference_model(model, device=device, precision=args.precision, model_config=model_config)
     except Exception as e:  # export of an unusual model can fail: with --engine auto, dygraph still works
         if args.engine == "inference":
             raise
-        logger.warning("--engine auto: Paddle Inference unavailable ({}: {}); using dygraph".format(
-            type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+        _fallback("Paddle Inference", "dygraph", e)
         return model
+
+
+def _fallback(engine, instead, error):
+    logger.warning("--engine auto: {} unavailable ({}: {}); using {}".format(
+        engine, type(error).__name__, str(error).splitlines()[0] if str(error) else "", instead))
 
 
 def add_inference_args(parser):

@@ -156,6 +156,16 @@ def _native_stderr_silenced(silence):
         os.close(saved)
 
 
+def as_batch(images):
+    """An N×C×H×W float32 array or paddle Tensor as a contiguous float32 numpy array (what engines take)."""
+    if isinstance(images, paddle.Tensor):
+        images = images.numpy()
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError("Predictor expects N×C×H×W images, got shape {}".format(images.shape))
+    return images
+
+
 class Predictor:
     """An exported segmentation model run by Paddle Inference.
 
@@ -201,11 +211,7 @@ class Predictor:
 
     def __call__(self, images):
         """Run the model on an N×C×H×W float32 array (or paddle Tensor); returns a numpy array."""
-        if isinstance(images, paddle.Tensor):
-            images = images.numpy()
-        images = np.ascontiguousarray(images, dtype=np.float32)
-        if images.ndim != 4:
-            raise ValueError("Predictor expects N×C×H×W images, got shape {}".format(images.shape))
+        images = as_batch(images)
         self._input.reshape(list(images.shape))
         self._input.copy_from_cpu(images)
         self._predictor.run()
@@ -213,7 +219,8 @@ class Predictor:
 
 
 class PredictorModel:
-    """A Predictor exported with output_op 'none', usable where core.* expects a model.
+    """A Predictor (or `onnx_predictor.OnnxPredictor`) exported with output_op 'none', usable where
+    core.* expects a model.
 
     `model(x)` takes a paddle Tensor N×C×H×W and returns `[logits]` as a paddle Tensor;
     `eval()` / `train()` exist for the loops' sake (an inference model is always in eval mode).
