@@ -151,7 +151,7 @@ class StaticTrainer:
         self.static_optimizer = static_opt
         self.shapes = (tuple(img_shape), tuple(label_shape))
         self.num_classes = num_classes_of(logits_list[0].shape[1])
-        logger.info("--to_static_training: built an old-IR static program ({} ops, {})".format(
+        logger.info("Static training step: built an old-IR static program ({} ops, {})".format(
             len(main.global_block().ops), rewritten))
 
     def _rewrite(self, program):
