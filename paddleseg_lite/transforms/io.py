@@ -109,10 +109,10 @@ def _imread(path, flag, what):
     if not isinstance(path, str):
         raise UserError("Expected a file path or a numpy array for the {}, got {}.".format(
             what, type(path).__name__))
-    problem = _unreadable(path)
+    data, problem = _intact_bytes(path)
     if problem is None:
         with _quiet_opencv():
-            img = cv2.imread(path, flag)
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
         if img is not None:
             return img
         problem = ("OpenCV cannot decode it (damaged or truncated, or not an image despite its name); "
@@ -120,19 +120,20 @@ def _imread(path, flag, what):
     raise UserError("Cannot read {} file {}: {}.".format(what, path, problem))
 
 
-def _unreadable(path):
-    """Why the file at `path` cannot be an intact image (missing, empty, truncated PNG/JPEG), or None."""
+def _intact_bytes(path):
+    """The bytes of the file at `path` (read once: they are decoded from memory) and None, or None and why
+    they cannot be an intact image (missing, empty, truncated PNG/JPEG)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        return "{}; check the path (in the file list or --image_path)".format(e.strerror or e)
+        return None, "{}; check the path (in the file list or --image_path)".format(e.strerror or e)
     if not data:
-        return "the file is empty (0 bytes); re-create or re-copy it"
+        return None, "the file is empty (0 bytes); re-create or re-copy it"
     truncated = _png_truncation(data) if data.startswith(PNG_SIGNATURE) else _jpeg_truncation(data)
     if truncated:
-        return "the file is truncated ({}); re-copy or re-download it".format(truncated)
-    return None
+        return None, "the file is truncated ({}); re-copy or re-download it".format(truncated)
+    return data, None
 
 
 def _png_truncation(data):
