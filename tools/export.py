@@ -3,7 +3,8 @@
 Writes save_dir/model.pdmodel, model.pdiparams and deploy.yaml; run them with
 deploy/python/infer.py or paddleseg_lite.deploy.Predictor. With --format onnx: save_dir/model.onnx
 (dynamic batch, height and width unless --input_shape fixes them) and deploy.yaml, for ONNX Runtime
-(paddleseg_lite.deploy.OnnxPredictor); needs paddle2onnx.
+(paddleseg_lite.deploy.OnnxPredictor); needs paddle2onnx. A fundus model (a vessel dataset, or `fov: auto`)
+gets `fov: auto` in deploy.yaml, so infer.py predicts background outside each image's field of view.
 """
 import argparse
 import os
@@ -13,6 +14,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
+from paddleseg_lite.datasets.fov import default_fov  # noqa: E402
 from paddleseg_lite.deploy import check_input_shape, export_model, export_onnx_model  # noqa: E402
 from paddleseg_lite.deploy.export import OUTPUT_OPS  # noqa: E402
 from paddleseg_lite.deploy.onnx_export import require  # noqa: E402
@@ -57,7 +59,7 @@ def main(argv=None):
         raise UserError("{}: val_dataset.transforms is missing; deploy.yaml needs the val transforms".format(
             args.config))
     path = EXPORTERS[args.format](model, args.save_dir, transforms=transforms, input_shape=args.input_shape,
-                        output_op=args.output_op)
+                        output_op=args.output_op, fov=default_fov(cfg.dic))
     logger.info("The inference model is saved in {} ({})".format(args.save_dir, os.path.basename(path)))
 
 

@@ -1,4 +1,6 @@
-"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob).
+"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob and --fov).
+
+Outside the field of view (--fov; default auto for fundus configs) every output is background.
 
 Images of --image_path that cannot be read are skipped with a warning each and a summary (exit code 0);
 when none of them can be read, the run stops with one error line (exit code 2).
@@ -10,6 +12,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli.fov import add_fov_arg, predict_fov  # noqa: E402
 from paddleseg_lite.core.predict import get_image_list, predict_images  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 
@@ -22,6 +25,7 @@ def parse_args(argv=None):
     p.add_argument("--aug_pred", action="store_true", help="predict with --scales / flips")
     p.add_argument("--custom_color", nargs="+", type=int, default=None, help="RGB triplets for the classes")
     p.add_argument("--save_prob", action="store_true", help="also write foreground probability maps")
+    add_fov_arg(p)
     cli.add_inference_args(p)
     cli.add_engine_args(p, default_precision="auto")
     return p.parse_args(argv)
@@ -33,10 +37,12 @@ def main(argv=None):
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
     image_list, image_dir = get_image_list(args.image_path)
+    fov = predict_fov(cfg, args.fov)
+    fov.check(image_list)
     options, _ = cli.inference_options(args, cfg.test_config, "aug_pred")
     model = cli.load_model(cfg, args)
     predict_images(model, cfg.val_transforms, image_list, image_dir, args.save_dir, options,
-                   save_prob=args.save_prob, custom_color=args.custom_color)
+                   save_prob=args.save_prob, custom_color=args.custom_color, fov=fov)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Evaluate a trained model on the config's val_dataset (PaddleSeg's tools/val.py flags)."""
+"""Evaluate a trained model on the config's val_dataset (PaddleSeg's tools/val.py flags, plus --fov)."""
 import argparse
 import os
 import sys
@@ -6,6 +6,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli.fov import add_fov_arg, val_fov  # noqa: E402
 from paddleseg_lite.core.val import evaluate_metrics  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 
@@ -17,6 +18,7 @@ def parse_args(argv=None):
     p.add_argument("--aug_eval", action="store_true", help="evaluate with --scales / flips")
     p.add_argument("--auc_roc", action="store_true", help="also report AUC-ROC (as test_config.auc_roc)")
     p.add_argument("--save_dir", default=None, help="write per_image_metrics.csv here")
+    add_fov_arg(p)
     cli.add_inference_args(p)
     cli.add_engine_args(p, default_precision="fp32")
     return p.parse_args(argv)
@@ -29,9 +31,10 @@ def main(argv=None):
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
     options, auc_roc = cli.inference_options(args, cfg.test_config, "aug_eval")
+    fov_background = val_fov(cfg, args.fov)
     model = cli.load_model(cfg, args)
     evaluate_metrics(model, cfg.val_dataset, options, auc_roc=auc_roc or args.auc_roc, num_workers=args.num_workers,
-                     save_dir=args.save_dir)
+                     save_dir=args.save_dir, fov_background=fov_background)
 
 
 if __name__ == "__main__":

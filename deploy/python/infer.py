@@ -5,7 +5,8 @@ writes save_dir/<image stem>.png pseudo-colour predictions. On CPU it uses oneDN
 native bf16, bfloat16 (--precision fp32 forces fp32); --device gpu [--use_trt] on GPUs. A deploy.yaml
 written by `tools/export.py --format onnx` (model.onnx) runs with ONNX Runtime on CPU, fp32.
 Images that cannot be read are skipped with a warning each and a summary (exit code 0); when none of
-them can be read, the run fails with one error line (exit code 2).
+them can be read, the run fails with one error line (exit code 2). Outside the field of view (--fov;
+default: deploy.yaml's `fov`, auto for fundus models) predictions are background.
 """
 import argparse
 import os
@@ -21,11 +22,13 @@ from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.core.predict import SkippedImages, get_image_list  # noqa: E402
 from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
 from paddleseg_lite.deploy import OnnxPredictor, Predictor, load_deploy_config  # noqa: E402
+from paddleseg_lite.datasets.fov import FovSource, parse_fov_flag  # noqa: E402
 from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
 from paddleseg_lite.transforms import Compose  # noqa: E402
 from paddleseg_lite.transforms.trans_info import undo_trans_info  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
+from paddleseg_lite.utils.fov import background_outside  # noqa: E402
 from paddleseg_lite.utils.imageio import write_palette_png  # noqa: E402
 from paddleseg_lite.utils.validate import check_int  # noqa: E402
 from paddleseg_lite.utils.visual import color_map  # noqa: E402
@@ -60,6 +63,9 @@ def parse_args(argv=None):
     p.add_argument("--with_argmax", action="store_true", help="accepted for PaddleSeg compatibility: "
                    "predictions are always reduced to class ids")
     p.add_argument("--print_detail", type=str2bool, default=True, help="log per-batch progress")
+    p.add_argument("--fov", default=None, help="field of view: auto (estimated from each image), none, or a folder "
+                   "of masks named like the images (<stem>.* or <stem>_mask.*); outside it predictions are "
+                   "background. Default: deploy.yaml's fov (export writes auto for fundus configs), else none")
     args = p.parse_args(argv)
     for flag in ("batch_size", "min_subgraph_size", "cpu_threads"):  # --batch_size -2 predicted nothing, silently
         if getattr(args, flag) is not None:
@@ -117,23 +123,34 @@ def onnx_predictor(args):
     return OnnxPredictor(args.cfg, cpu_threads=args.cpu_threads)
 
 
+def fov_source(args, deploy):
+    """The FovSource of --fov, or of deploy.yaml's `fov` key (tools/export.py writes auto for fundus models)."""
+    if args.fov is not None:
+        return FovSource(parse_fov_flag(args.fov))
+    return FovSource(parse_fov_flag(str(deploy.get("fov", "none")), "{}: fov".format(args.cfg)))
+
+
 def main(argv=None):
     args = parse_args(argv)
     images, _ = get_image_list(args.image_path)
-    if str(load_deploy_config(args.cfg)[1].get("model", "")).endswith(".onnx"):
-        return predict_all(args, images, onnx_predictor(args))
+    deploy = load_deploy_config(args.cfg)[1]
+    fov = fov_source(args, deploy)
+    fov.check(images)
+    if str(deploy.get("model", "")).endswith(".onnx"):
+        return predict_all(args, images, onnx_predictor(args), fov)
     if args.use_trt and args.enable_auto_tune and not os.path.isfile(args.auto_tuned_shape_file):
-        transforms = build_transforms(load_deploy_config(args.cfg)[1].get("transforms") or [])
+        transforms = build_transforms(deploy.get("transforms") or [])
         tune_trt_shapes(args.cfg, (transforms({"img": p, "trans_info": [], "gt_fields": []})["img"][None]
                                    for p in images), args.auto_tuned_shape_file)
     predictor = Predictor(args.cfg, device=args.device, precision=args.precision, cpu_threads=args.cpu_threads,
                           use_onednn=args.enable_mkldnn, use_trt=args.use_trt,
                           min_subgraph_size=args.min_subgraph_size, auto_tuned_shape_file=args.auto_tuned_shape_file)
-    predict_all(args, images, predictor)
+    predict_all(args, images, predictor, fov)
 
 
-def predict_all(args, images, predictor):
-    """Predict `images` in batches, write their pseudo-colour PNGs and log progress / the benchmark."""
+def predict_all(args, images, predictor, fov):
+    """Predict `images` in batches, write their pseudo-colour PNGs (background outside the `fov`
+    FovSource's field of view) and log progress / the benchmark."""
     transforms, colors = build_transforms(predictor.transforms), color_map(256)
     times, skipped = [], SkippedImages(len(images))
     for i, paths in enumerate(batches(images, args.batch_size), 1):
@@ -141,6 +158,7 @@ def predict_all(args, images, predictor):
         preds = predict_batch(predictor, transforms, paths, skipped)
         times.append(time.time() - tic)
         for path, pred in preds:
+            pred = background_outside(fov.mask(path), pred)[0]
             write_palette_png(os.path.join(args.save_dir, os.path.splitext(os.path.basename(path))[0] + ".png"),
                               pred, colors)
         if args.print_detail:

@@ -4,6 +4,8 @@
     save_dir/added_prediction/<relpath>                   0.6 * image + 0.4 * colour mask
     save_dir/probability_map/<relpath-stem>.png           foreground probability x 255 (--save_prob)
 
+With a field of view (`fov`: a `datasets.fov.FovSource`), all three are background outside it.
+
 An image of several that cannot be read (missing, empty, truncated, not an image) is skipped with a
 warning naming it, and a summary follows the run; only when none can be read is it an error.
 """
@@ -15,9 +17,11 @@ import paddle
 
 from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.datasets.fov import FovSource
 from paddleseg_lite.models.checkpoint_io import load_entire_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.fov import background_outside
 from paddleseg_lite.utils.imageio import write_image, write_palette_png
 from paddleseg_lite.utils.progress import Progbar
 from paddleseg_lite.utils.visual import palette
@@ -130,9 +134,12 @@ def predict(model, model_path, transforms, image_list, image_dir=None, save_dir=
     predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob, custom_color)
 
 
-def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None):
-    """Predict every image of `image_list` with `options` and write the outputs under `save_dir`."""
-    colors = palette(custom_color)
+def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None,
+                   fov=None):
+    """Predict every image of `image_list` with `options` and write the outputs under `save_dir`; with a
+    `fov` (FovSource), background outside each image's field of view."""
+    colors, fov = palette(custom_color), fov or FovSource(None)
+    fov.check(image_list)
     model.eval()
     progbar, skipped = Progbar(len(image_list)), SkippedImages(len(image_list))
     for i, path in enumerate(image_list, 1):
@@ -141,6 +148,7 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
             logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
             pred = logits_to_pred(logits).numpy()[0, 0].astype(np.uint8)
             prob = logits_to_prob(logits).numpy()[0] if save_prob else None
+            pred, prob = background_outside(fov.mask(path), pred, prob)
             rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
             _write_outputs(path, rel, pred, prob, save_dir, colors)
         progbar.update(i)

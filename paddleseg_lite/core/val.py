@@ -16,6 +16,7 @@ from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.fov import background_outside
 from paddleseg_lite.utils.labels import num_classes_of
 from paddleseg_lite.utils.metrics import SegEvaluator, write_per_image_csv
 from paddleseg_lite.utils.progress import Progbar
@@ -86,7 +87,7 @@ def _log(metrics, has_fov):
 
 
 def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_workers=0, print_detail=True,
-                     save_dir=None, num_vis=0):
+                     save_dir=None, num_vis=0, fov_background=False):
     """Evaluate `model` on `eval_dataset` (val mode: labels at their original size), with every metric.
 
     Args:
@@ -97,7 +98,10 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         num_workers (int): DataLoader workers.
         print_detail (bool): Log the [EVAL] lines and show a progress bar.
         save_dir (str, optional): Write per-image metrics to save_dir/per_image_metrics.csv.
-        num_vis (int): Return input | label | prediction panels for the first N images.
+        num_vis (int): Return input | label | prediction panels for the first N images (the prediction
+            background outside the sample's FOV).
+        fov_background (bool): Evaluate the prediction as background outside the samples' FOV (tools/val.py
+            unless --fov none); False keeps the raw prediction there, which the whole-image metrics measure.
 
     Returns:
         tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
@@ -120,9 +124,11 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         prob = logits_to_prob(logits).numpy()[0] if auc_roc else None
         label = data["label"].numpy()[0, 0]
         fov = data["fov"].numpy()[0, 0] if "fov" in data else None
+        if fov_background:
+            pred, prob = background_outside(fov, pred, prob)
         evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
         if len(panels) < num_vis:
-            panels.append(_panel(data, label, pred, num_classes))
+            panels.append(_panel(data, label, background_outside(fov, pred)[0], num_classes))
         progbar.update(step, [("batch_cost", time.time() - tic), ("reader cost", reader_cost)])
         tic = time.time()
     evaluator = _reduce(evaluator)

@@ -11,12 +11,15 @@ List files hold one sample per line, paths relative to `dataset_root` (absolute 
 
 The optional third column is a field-of-view mask (nonzero = inside); label pixels outside it
 become `ignore_index` and the mask is returned as `fov`. In test mode a line may hold the image only.
+`fov: auto` (or a folder of masks) gives the images without a listed mask a FOV the same way
+(`datasets/fov.py`); a listed mask wins.
 """
 import collections
 import os
 
 import numpy as np
 
+from paddleseg_lite.datasets.fov import FovSource, check_fov_value
 from paddleseg_lite.registry import DATASETS
 from paddleseg_lite.transforms import Compose
 from paddleseg_lite.transforms import io
@@ -54,9 +57,11 @@ class Dataset:
         ignore_index (int): Label value excluded from loss and metrics. Default 255.
         img_channels (int): 1 (grayscale) or 3 (RGB). Default 3.
         edge (bool): PaddleSeg's edge labels; not supported, must be False.
+        fov (str, optional): FOV of the images the list gives no mask: 'auto' (estimated from the image)
+            or a folder of masks matched by file stem; None (default): none.
 
     Returns (per item):
-        dict: `img` CHW float32, `label` int64, `fov` uint8 (if the list has FOV masks), `trans_info`,
+        dict: `img` CHW float32, `label` int64, `fov` uint8 (if the sample has a FOV), `trans_info`,
         `img_path`.
 
     Shape:
@@ -65,8 +70,8 @@ class Dataset:
     """
 
     def __init__(self, mode, dataset_root, transforms, num_classes, train_path=None, val_path=None,
-                 test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False):
-        self._setup(mode, transforms, num_classes, ignore_index, img_channels, edge)
+                 test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False, fov=None):
+        self._setup(mode, transforms, num_classes, ignore_index, img_channels, edge, fov)
         self.dataset_root = check_root(type(self).__name__, dataset_root)
         list_path = {"train": train_path, "val": val_path, "test": test_path}[mode]
         if list_path is None:
@@ -76,7 +81,7 @@ class Dataset:
         self.file_list = read_file_list(list_path, self.dataset_root, separator, mode)
         self._require_samples(list_path)
 
-    def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False):
+    def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False, fov=None):
         """Validate and store the arguments shared by every dataset; build the Compose."""
         name = type(self).__name__
         self.mode = check_choice(name, "mode", mode, MODES)
@@ -87,6 +92,7 @@ class Dataset:
             raise ValueError("{}: edge=True (edge labels for BCELoss) is not supported; "
                              "remove `edge` from the dataset config".format(name))
         self.transforms = build_compose(transforms, img_channels, name)
+        self.fov_source = FovSource(check_fov_value(name, fov), "{}: fov".format(name))
         self._warned_binary = False
         self._raw_cache = RawCache(RAW_CACHE_BYTES)
 
@@ -99,9 +105,11 @@ class Dataset:
                         "fix `{}_path`".format(type(self).__name__, path, self.dataset_root, self.mode))
 
     def _require_samples(self, source):
+        """Refuse an empty file list, and (before any loading) images a FOV mask folder has no mask for."""
         if not self.file_list:
             raise UserError("{}: no {} samples found in '{}'; add samples or fix the path".format(
                 type(self).__name__, self.mode, source))
+        self.fov_source.check([sample.img for sample in self.file_list if sample.fov is None])
 
     def __len__(self):
         return len(self.file_list)
@@ -122,6 +130,8 @@ class Dataset:
         if sample.fov is not None:
             fov = io.read_fov(sample.fov)
             io.check_same_size("fov", sample.fov, fov, sample.img, img.shape)
+        else:
+            fov = self.fov_source.mask(sample.img, img)
         if sample.label is not None:
             label = self._read_checked_label(sample)
             io.check_same_size("label", sample.label, label, sample.img, img.shape)

@@ -13,7 +13,8 @@ Layouts found under dataset_root, no conversion step needed:
     val uses the images whose ids are in `val_ids`, train the others. Default: the last 20% of the
     ids (at least 1), i.e. ids 37-40 of DRIVE's training set. With the original archive `val_ids`
     holds those images of `training/` out for val instead of using the test split.
-Pixels outside the FOV mask become ignore_index; the mask is returned as `fov`.
+Pixels outside the FOV mask become ignore_index; the mask is returned as `fov`. STARE, CHASE_DB1 and HRF
+ship no masks: `fov: auto` estimates them from the images (a mask given with a sample wins).
 """
 import glob
 import os
@@ -35,6 +36,8 @@ class VesselDataset(Dataset):
         transforms (list, optional): Transform objects (wrapped in `Compose`).
         edge (bool): PaddleSeg's edge labels; not supported, must be False.
         mode (str): 'train', 'val' or 'test' (test: the val/test images; labels optional).
+        fov (str, optional): 'auto' estimates the FOV of images without a mask; or a folder of masks
+            matched by file stem (see `datasets/fov.py`). Default None: only the dataset's own masks.
 
     Returns (per item):
         dict as `Dataset`: `img`, `label`, `fov` (when masks exist), `trans_info`, `img_path`.
@@ -45,8 +48,8 @@ class VesselDataset(Dataset):
     DEFAULT_ROOT = None
     MISSING_HINT = ""  # appended to the "data not found" error; may use {root}
 
-    def __init__(self, dataset_root=None, transforms=None, edge=False, mode="train"):
-        self._setup(mode, transforms, self.NUM_CLASSES, self.IGNORE_INDEX, self.IMG_CHANNELS, edge)
+    def __init__(self, dataset_root=None, transforms=None, edge=False, mode="train", fov=None):
+        self._setup(mode, transforms, self.NUM_CLASSES, self.IGNORE_INDEX, self.IMG_CHANNELS, edge, fov)
         root = dataset_root if dataset_root is not None else self.DEFAULT_ROOT
         check_str(type(self).__name__, "dataset_root", root, "a path string")
         self.dataset_root = ensure_dataset(type(self).__name__, root, self.MISSING_HINT.format(root=root))
@@ -73,7 +76,7 @@ class DRIVE(VesselDataset):
     """DRIVE (40 fundus images, 565x584): PaddleSeg file lists, the original archive, or a flat folder.
 
     Args:
-        dataset_root, transforms, edge, mode: see `VesselDataset`.
+        dataset_root, transforms, edge, mode, fov: see `VesselDataset`.
         val_ids (list[int], optional): Image ids (the number in `21_training.tif`) held out for val from
             a flat folder or from `training/` of the original archive. Default on a flat folder: the
             last 20% of the ids; on the archive: none (val = test split).
@@ -82,9 +85,9 @@ class DRIVE(VesselDataset):
     MISSING_HINT = ("; from the original DRIVE.zip run `python tools/prepare_drive.py --src DRIVE.zip "
                     "--out {root}` or set dataset_root to its extracted folder")
 
-    def __init__(self, dataset_root=None, transforms=None, edge=False, mode="train", val_ids=None):
+    def __init__(self, dataset_root=None, transforms=None, edge=False, mode="train", val_ids=None, fov=None):
         self.val_ids = _normalize_ids(val_ids)
-        super().__init__(dataset_root, transforms, edge, mode)
+        super().__init__(dataset_root, transforms, edge, mode, fov)
 
     def _collect_samples(self):
         root = self.dataset_root

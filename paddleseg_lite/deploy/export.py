@@ -90,7 +90,7 @@ def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax
             model.train()
 
 
-def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"):
+def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax", fov=None):
     """Write PaddleSeg's `deploy.yaml` into `save_dir` and return its path.
 
     Args:
@@ -98,6 +98,8 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         transforms (list[dict]): The val_dataset `transforms` config list (e.g. [{'type': 'Normalize'}]).
         input_shape (list, optional): As given to `save_inference_model`.
         output_op (str): See `ExportWrapper`.
+        fov (str, optional): 'auto' records `fov: auto` (fundus models): deploy/python/infer.py then
+            estimates each image's field of view and predicts background outside it.
     """
     deploy = {"Deploy": {
         "model": MODEL_FILE,
@@ -107,13 +109,15 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         "output_op": output_op,
         "output_dtype": OUTPUT_DTYPES[output_op],
     }}
+    if fov:
+        deploy["Deploy"]["fov"] = fov
     path = os.path.join(save_dir, DEPLOY_FILE)
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(deploy, f, sort_keys=False, default_flow_style=None)
     return path
 
 
-def export_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax"):
+def export_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", fov=None):
     """Export `model` to `save_dir` (model.pdmodel, model.pdiparams, deploy.yaml).
 
     Args:
@@ -122,10 +126,11 @@ def export_model(model, save_dir, transforms=None, input_shape=None, output_op="
         transforms (list[dict], optional): val_dataset transforms config, copied into deploy.yaml.
         input_shape (list, optional): [N, C, H, W] with None for dynamic dims.
         output_op (str): 'argmax' (default, as PaddleSeg), 'softmax' or 'none'.
+        fov (str, optional): See `write_deploy_yaml`.
 
     Returns:
         str: The path of deploy.yaml.
     """
     os.makedirs(save_dir, exist_ok=True)
     save_inference_model(model, os.path.join(save_dir, "model"), input_shape, output_op)
-    return write_deploy_yaml(save_dir, transforms, input_shape, output_op)
+    return write_deploy_yaml(save_dir, transforms, input_shape, output_op, fov)

@@ -62,7 +62,8 @@ def dygraph_logits(model, image_path):
 
 def test_one_image_gives_class_id_palette_png_blend_and_probability(setup, tmp_path):
     root, model = setup
-    run_predict(root, root / "images" / "a.png", tmp_path, "--save_prob", "--precision", "fp32")
+    # --fov none: the quickstart config is a fundus one (default auto), and these noise images have no FOV
+    run_predict(root, root / "images" / "a.png", tmp_path, "--save_prob", "--precision", "fp32", "--fov", "none")
     logits = dygraph_logits(model, root / "images" / "a.png")
     values, palette = read_palette_png(tmp_path / "pseudo_color_prediction" / "a.png")
     np.testing.assert_array_equal(values, logits.argmax(0))
