@@ -20,7 +20,7 @@ import numpy as np
 # fundus halves on image 34).
 LEVEL = 0.1
 DARK_PERCENTILE, BRIGHT_PERCENTILE = 2, 99
-# Opening kernel side as a fraction of the image's shorter side (3 px on DRIVE's 565x584).
+# Opening kernel side: a fraction of the image's shorter side, at least 3 px (3 px on DRIVE's 565x584).
 OPENING_FRACTION = 0.005
 
 
@@ -39,7 +39,7 @@ def estimate_fov(image):
     if bright <= dark:
         return np.ones(channel.shape, np.uint8)
     mask = (channel > dark + LEVEL * (bright - dark)).astype(np.uint8)
-    side = max(1, int(round(OPENING_FRACTION * min(mask.shape)))) | 1
+    side = max(3, int(round(OPENING_FRACTION * min(mask.shape)))) | 1
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
     mask = largest_component(mask)
     return fill_holes(mask) if mask.any() else np.ones_like(mask)
