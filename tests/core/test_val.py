@@ -205,3 +205,14 @@ def test_eval_lines_and_csv_without_fov_or_auc(tmp_path, log_lines):
         "name,image_dice,image_sensitivity,image_specificity,image_accuracy,image_iou,image_precision\n"
         "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667\n"
         "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667\n")
+
+
+def test_panels_show_the_prediction_as_background_outside_the_fov():
+    # image a predicts vessel in its outside-FOV column (scores 1, 2); the metrics keep the raw prediction
+    metrics, panels = core_val.evaluate_metrics(ScoreModel(), HandMadeDataset(), InferenceOptions(), num_vis=1,
+                                                print_detail=False)
+    background, vessel = [128, 0, 0], [0, 128, 0]  # PaddleSeg's palette, RGB
+    prediction = panels[0][:, 8:]  # input | label | prediction, 4 columns each
+    np.testing.assert_array_equal(prediction[:, 3], [background, background])
+    np.testing.assert_array_equal(prediction[:, 0], [vessel, background])  # scores 2, -2 inside the FOV
+    assert metrics["image_dice_fg"] == pytest.approx(8 / 13)
