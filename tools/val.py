@@ -1,4 +1,8 @@
-"""Evaluate a trained model on the config's val_dataset (PaddleSeg's tools/val.py flags)."""
+"""Evaluate a trained model on the config's val_dataset (PaddleSeg's tools/val.py flags).
+
+With --save_dir it also writes per_image_metrics.csv and a report (index.html, per-image pictures, ROC /
+PR curves: `core.report`); the report's probability maps and curves turn AUC on.
+"""
 import argparse
 import os
 import sys
@@ -6,6 +10,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.core.report import ReportWriter  # noqa: E402
 from paddleseg_lite.core.val import evaluate_metrics  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 
@@ -16,7 +21,7 @@ def parse_args(argv=None):
     p.add_argument("--num_workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--aug_eval", action="store_true", help="evaluate with --scales / flips")
     p.add_argument("--auc_roc", action="store_true", help="also report AUC-ROC (as test_config.auc_roc)")
-    p.add_argument("--save_dir", default=None, help="write per_image_metrics.csv here")
+    p.add_argument("--save_dir", default=None, help="write per_image_metrics.csv and the report (index.html) here")
     cli.add_inference_args(p)
     cli.add_engine_args(p, default_precision="fp32")
     return p.parse_args(argv)
@@ -30,8 +35,11 @@ def main(argv=None):
     cfg = Config(args.config, opts=args.opts)
     options, auc_roc = cli.inference_options(args, cfg.test_config, "aug_eval")
     model = cli.load_model(cfg, args)
-    evaluate_metrics(model, cfg.val_dataset, options, auc_roc=auc_roc or args.auc_roc, num_workers=args.num_workers,
-                     save_dir=args.save_dir)
+    report = None
+    if args.save_dir:
+        report = ReportWriter(args.save_dir, cfg.val_dataset.num_classes, cfg.val_dataset.ignore_index)
+    evaluate_metrics(model, cfg.val_dataset, options, auc_roc=auc_roc or args.auc_roc or bool(report),
+                     num_workers=args.num_workers, save_dir=args.save_dir, report=report)
 
 
 if __name__ == "__main__":

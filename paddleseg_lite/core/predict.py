@@ -1,7 +1,9 @@
 """Prediction on image files: PaddleSeg's outputs (pseudo-colour and blended images) plus probabilities.
 
     save_dir/pseudo_color_prediction/<relpath-stem>.png   palette PNG, pixel value = class id
-    save_dir/added_prediction/<relpath>                   0.6 * image + 0.4 * colour mask
+    save_dir/added_prediction/<relpath>                   the prediction over the image (`utils.visual.overlay`:
+                                                          binary: vessels bright, background unchanged;
+                                                          multi-class: 0.6 * image + 0.4 * colour mask)
     save_dir/probability_map/<relpath-stem>.png           foreground probability x 255 (--save_prob)
 
 An image of several that cannot be read (missing, empty, truncated, not an image) is skipped with a
@@ -20,7 +22,7 @@ from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.imageio import write_image, write_palette_png
 from paddleseg_lite.utils.progress import Progbar
-from paddleseg_lite.utils.visual import palette
+from paddleseg_lite.utils.visual import overlay, palette, probability_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -90,17 +92,14 @@ class SkippedImages:
                            "predicted".format(len(self.paths), self.total, self.total - len(self.paths)))
 
 
-def _write_outputs(path, rel, pred, prob, save_dir, colors):
+def _write_outputs(path, rel, pred, prob, save_dir, colors, num_classes, custom_color):
     stem = os.path.splitext(rel)[0]
     write_palette_png(os.path.join(save_dir, "pseudo_color_prediction", stem + ".png"), pred, colors)
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    mask_bgr = colors[np.minimum(pred, len(colors) - 1)][:, :, ::-1]
-    added = cv2.addWeighted(image, 0.6, np.ascontiguousarray(mask_bgr), 0.4, 0)
-    write_image(os.path.join(save_dir, "added_prediction", rel), added)
+    image_rgb = cv2.imread(path, cv2.IMREAD_COLOR)[:, :, ::-1]
+    added = overlay(image_rgb, pred, num_classes, colors if custom_color else None)
+    write_image(os.path.join(save_dir, "added_prediction", rel), np.ascontiguousarray(added[:, :, ::-1]))
     if prob is not None:
-        fg = prob[1] if prob.shape[0] == 2 else prob.max(axis=0)
-        write_image(os.path.join(save_dir, "probability_map", stem + ".png"),
-                    np.round(fg * 255).astype(np.uint8))
+        write_image(os.path.join(save_dir, "probability_map", stem + ".png"), probability_image(prob))
 
 
 def predict(model, model_path, transforms, image_list, image_dir=None, save_dir="output", aug_pred=False,
@@ -142,7 +141,7 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
             pred = logits_to_pred(logits).numpy()[0, 0].astype(np.uint8)
             prob = logits_to_prob(logits).numpy()[0] if save_prob else None
             rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
-            _write_outputs(path, rel, pred, prob, save_dir, colors)
+            _write_outputs(path, rel, pred, prob, save_dir, colors, logits.shape[1], custom_color)
         progbar.update(i)
     skipped.finish()
     logger.info("Predicted images are saved in {} and {} .".format(

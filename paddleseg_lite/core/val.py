@@ -86,7 +86,7 @@ def _log(metrics, has_fov):
 
 
 def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_workers=0, print_detail=True,
-                     save_dir=None, num_vis=0):
+                     save_dir=None, num_vis=0, report=None):
     """Evaluate `model` on `eval_dataset` (val mode: labels at their original size), with every metric.
 
     Args:
@@ -98,6 +98,8 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         print_detail (bool): Log the [EVAL] lines and show a progress bar.
         save_dir (str, optional): Write per-image metrics to save_dir/per_image_metrics.csv.
         num_vis (int): Return input | label | prediction panels for the first N images.
+        report (core.report.ReportWriter, optional): Gets each image as it is evaluated (`add`) and the
+            pooled metrics at the end (`finish`, rank 0).
 
     Returns:
         tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
@@ -121,6 +123,8 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         label = data["label"].numpy()[0, 0]
         fov = data["fov"].numpy()[0, 0] if "fov" in data else None
         evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
+        if report:
+            report.add(data, label, pred, prob, fov)
         if len(panels) < num_vis:
             panels.append(_panel(data, label, pred, num_classes))
         progbar.update(step, [("batch_cost", time.time() - tic), ("reader cost", reader_cost)])
@@ -131,6 +135,8 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         _log(metrics, evaluator.has_fov)
     if save_dir and rank == 0:
         write_per_image_csv(evaluator.per_image, os.path.join(save_dir, "per_image_metrics.csv"))
+    if report and rank == 0:
+        report.finish(metrics, evaluator)
     return metrics, panels
 
 
