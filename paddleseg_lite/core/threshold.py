@@ -133,7 +133,7 @@ def resolve_threshold(value, model_path, num_classes=None):
     return decision
 
 
-def tune_threshold(evaluator, metrics):
+def tuned_threshold(evaluator, metrics):
     """The F1-maximising threshold from `evaluator`'s AUC histogram (inside the FOV when there is one), logged
     as one [EVAL] line against F1 at argmax (`metrics['dice_fg']`); returns `threshold_*` entries.
 

@@ -14,7 +14,7 @@ import paddle
 from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
-from paddleseg_lite.core.threshold import tune_threshold as threshold_tuning
+from paddleseg_lite.core.threshold import tuned_threshold
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import num_classes_of
@@ -101,7 +101,7 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         num_vis (int): Return input | label | prediction panels for the first N images.
         threshold (float, optional): Decision threshold of a binary model (`core.threshold`); None: argmax.
         tune_threshold (bool): Also pick the F1-maximising threshold (AUC is then on), logged after the
-            other lines and returned as `threshold`, `threshold_f1`, ... (`core.threshold.tune_threshold`).
+            other lines and returned as `threshold`, `threshold_f1`, ... (`core.threshold.tuned_threshold`).
 
     Returns:
         tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
@@ -134,7 +134,7 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
     if print_detail:
         _log(metrics, evaluator.has_fov)
     if tune_threshold:
-        metrics.update(threshold_tuning(evaluator, metrics))
+        metrics.update(tuned_threshold(evaluator, metrics))
     if save_dir and rank == 0:
         write_per_image_csv(evaluator.per_image, os.path.join(save_dir, "per_image_metrics.csv"))
     return metrics, panels
