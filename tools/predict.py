@@ -1,4 +1,4 @@
-"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob).
+"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob and --threshold).
 
 Images of --image_path that cannot be read are skipped with a warning each and a summary (exit code 0);
 when none of them can be read, the run stops with one error line (exit code 2).
@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.core.predict import get_image_list, predict_images  # noqa: E402
+from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 
 
@@ -23,20 +24,23 @@ def parse_args(argv=None):
     p.add_argument("--custom_color", nargs="+", type=int, default=None, help="RGB triplets for the classes")
     p.add_argument("--save_prob", action="store_true", help="also write foreground probability maps")
     cli.add_inference_args(p)
+    cli.add_threshold_arg(p)
     cli.add_engine_args(p, default_precision="auto")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    threshold = parse_threshold(args.threshold, allow_auto=False)
     cli.check_save_dir(args.save_dir)
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
     image_list, image_dir = get_image_list(args.image_path)
     options, _ = cli.inference_options(args, cfg.test_config, "aug_pred")
+    decision = resolve_threshold(threshold, args.model_path, model_classes(cfg))
     model = cli.load_model(cfg, args)
     predict_images(model, cfg.val_transforms, image_list, image_dir, args.save_dir, options,
-                   save_prob=args.save_prob, custom_color=args.custom_color)
+                   save_prob=args.save_prob, custom_color=args.custom_color, threshold=decision.value)
 
 
 if __name__ == "__main__":

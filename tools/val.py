@@ -11,6 +11,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.core.report import ReportWriter  # noqa: E402
+from paddleseg_lite.core.threshold import (model_classes, parse_threshold, resolve_threshold,  # noqa: E402
+                                            store_threshold)
 from paddleseg_lite.core.val import evaluate_metrics  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 
@@ -23,23 +25,29 @@ def parse_args(argv=None):
     p.add_argument("--auc_roc", action="store_true", help="also report AUC-ROC (as test_config.auc_roc)")
     p.add_argument("--save_dir", default=None, help="write per_image_metrics.csv and the report (index.html) here")
     cli.add_inference_args(p)
+    cli.add_threshold_arg(p, auto=True)
     cli.add_engine_args(p, default_precision="fp32")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    threshold = parse_threshold(args.threshold, allow_auto=True)
     if args.save_dir:
         cli.check_save_dir(args.save_dir)
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
     options, auc_roc = cli.inference_options(args, cfg.test_config, "aug_eval")
+    decision = resolve_threshold(threshold, args.model_path, model_classes(cfg))
     model = cli.load_model(cfg, args)
     report = None
     if args.save_dir:
         report = ReportWriter(args.save_dir, cfg.val_dataset.num_classes, cfg.val_dataset.ignore_index)
-    evaluate_metrics(model, cfg.val_dataset, options, auc_roc=auc_roc or args.auc_roc or bool(report),
-                     num_workers=args.num_workers, save_dir=args.save_dir, report=report)
+    metrics, _ = evaluate_metrics(model, cfg.val_dataset, options, auc_roc=auc_roc or args.auc_roc or bool(report),
+                                  num_workers=args.num_workers, save_dir=args.save_dir, threshold=decision.value,
+                                  tune_threshold=decision.tune, report=report)
+    if decision.tune:
+        store_threshold(args.model_path, metrics)
 
 
 if __name__ == "__main__":

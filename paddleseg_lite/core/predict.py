@@ -17,6 +17,7 @@ import paddle
 
 from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.core.threshold import parse_threshold, resolve_threshold
 from paddleseg_lite.models.checkpoint_io import load_entire_model
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
@@ -104,8 +105,8 @@ def _write_outputs(path, rel, pred, prob, save_dir, colors, num_classes, custom_
 
 def predict(model, model_path, transforms, image_list, image_dir=None, save_dir="output", aug_pred=False,
             scales=1.0, flip_horizontal=True, flip_vertical=False, is_slide=False, stride=None, crop_size=None,
-            custom_color=None, use_multilabel=False, save_prob=False, mirror_pad=False):
-    """PaddleSeg's `predict` (same parameters and order; `save_prob` and `mirror_pad` added).
+            custom_color=None, use_multilabel=False, save_prob=False, mirror_pad=False, threshold=None):
+    """PaddleSeg's `predict` (same parameters and order; `save_prob`, `mirror_pad` and `threshold` added).
 
     Args:
         model (paddle.nn.Layer): The model (or a `deploy.PredictorModel`).
@@ -118,6 +119,8 @@ def predict(model, model_path, transforms, image_list, image_dir=None, save_dir=
             infer (`InferenceOptions`; the flips and scales apply only with aug_pred, as in PaddleSeg).
         custom_color (list[int], optional): Flat RGB list replacing the palette's first colours.
         save_prob (bool): Also write foreground probability maps.
+        threshold (float, optional): Decision threshold of a binary model; default: the one stored with
+            `model_path` (`core.threshold`), else argmax.
     """
     if use_multilabel:
         raise UserError("predict: use_multilabel is not supported (one class per pixel)")
@@ -126,11 +129,14 @@ def predict(model, model_path, transforms, image_list, image_dir=None, save_dir=
     options = InferenceOptions(aug=aug_pred, scales=scales, flip_horizontal=flip_horizontal,
                                flip_vertical=flip_vertical, is_slide=is_slide, stride=stride, crop_size=crop_size,
                                mirror_pad=mirror_pad)
-    predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob, custom_color)
+    threshold = resolve_threshold(parse_threshold(threshold, allow_auto=False), model_path).value
+    predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob, custom_color, threshold)
 
 
-def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None):
-    """Predict every image of `image_list` with `options` and write the outputs under `save_dir`."""
+def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None,
+                   threshold=None):
+    """Predict every image of `image_list` with `options` (and the decision `threshold` of a binary model;
+    None: argmax) and write the outputs under `save_dir`."""
     colors = palette(custom_color)
     model.eval()
     progbar, skipped = Progbar(len(image_list)), SkippedImages(len(image_list))
@@ -138,7 +144,7 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
         data = skipped.load(transforms, path)
         if data is not None:
             logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
-            pred = logits_to_pred(logits).numpy()[0, 0].astype(np.uint8)
+            pred = logits_to_pred(logits, threshold).numpy()[0, 0].astype(np.uint8)
             prob = logits_to_prob(logits).numpy()[0] if save_prob else None
             rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
             _write_outputs(path, rel, pred, prob, save_dir, colors, logits.shape[1], custom_color)

@@ -14,6 +14,7 @@ import paddle
 from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
+from paddleseg_lite.core.threshold import tuned_threshold
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import num_classes_of
@@ -86,7 +87,7 @@ def _log(metrics, has_fov):
 
 
 def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_workers=0, print_detail=True,
-                     save_dir=None, num_vis=0, report=None):
+                     save_dir=None, num_vis=0, threshold=None, tune_threshold=False, report=None):
     """Evaluate `model` on `eval_dataset` (val mode: labels at their original size), with every metric.
 
     Args:
@@ -98,13 +99,16 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         print_detail (bool): Log the [EVAL] lines and show a progress bar.
         save_dir (str, optional): Write per-image metrics to save_dir/per_image_metrics.csv.
         num_vis (int): Return input | label | prediction panels for the first N images.
+        threshold (float, optional): Decision threshold of a binary model (`core.threshold`); None: argmax.
+        tune_threshold (bool): Also pick the F1-maximising threshold (AUC is then on), logged after the
+            other lines and returned as `threshold`, `threshold_f1`, ... (`core.threshold.tuned_threshold`).
         report (core.report.ReportWriter, optional): Gets each image as it is evaluated (`add`) and the
             pooled metrics at the end (`finish`, rank 0).
 
     Returns:
         tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
     """
-    options = options or InferenceOptions()
+    options, auc_roc = options or InferenceOptions(), auc_roc or tune_threshold
     rank, world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
     sampler = ShardBatchSampler(len(eval_dataset), rank, world_size)
     loader = build_loader(eval_dataset, sampler, num_workers)
@@ -118,7 +122,7 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         reader_cost = time.time() - tic
         trans_info = data["trans_info"][0] if data.get("trans_info") else None
         logits = options.logits(model, data["img"], trans_info)
-        pred = logits_to_pred(logits).numpy()[0, 0]
+        pred = logits_to_pred(logits, threshold).numpy()[0, 0]
         prob = logits_to_prob(logits).numpy()[0] if auc_roc else None
         label = data["label"].numpy()[0, 0]
         fov = data["fov"].numpy()[0, 0] if "fov" in data else None
@@ -133,6 +137,8 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
     metrics = _flatten(evaluator, len(eval_dataset))
     if print_detail:
         _log(metrics, evaluator.has_fov)
+    if tune_threshold:
+        metrics.update(tuned_threshold(evaluator, metrics))
     if save_dir and rank == 0:
         write_per_image_csv(evaluator.per_image, os.path.join(save_dir, "per_image_metrics.csv"))
     if report and rank == 0:

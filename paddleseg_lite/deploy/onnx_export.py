@@ -77,7 +77,7 @@ def convert_to_onnx(paddle_dir, save_dir):
     return onnx_path
 
 
-def export_onnx_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax"):
+def export_onnx_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", threshold=None):
     """Export `model` as `export.export_model` does, then convert it: save_dir/model.onnx + deploy.yaml.
 
     Returns:
@@ -86,6 +86,7 @@ def export_onnx_model(model, save_dir, transforms=None, input_shape=None, output
     require("paddle2onnx")
     os.makedirs(save_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".paddle-", dir=save_dir) as paddle_dir:
-        export_model(model, paddle_dir, transforms=transforms, input_shape=input_shape, output_op=output_op)
+        export_model(model, paddle_dir, transforms=transforms, input_shape=input_shape, output_op=output_op,
+                     threshold=threshold)
         convert_to_onnx(paddle_dir, save_dir)
     return os.path.join(save_dir, DEPLOY_FILE)
