@@ -79,7 +79,9 @@ def test_visualdl_scalars_and_panels(evaluated_run):
     expected = ["Train/loss", "Train/loss_0", "Train/loss_1", "Train/lr", "Train/batch_cost", "Train/reader_cost",
                 "Evaluate/mIoU", "Evaluate/Acc", "Evaluate/Dice", "Evaluate/Kappa", "Evaluate/Auc_roc",
                 "Evaluate/IoU_class_0", "Evaluate/IoU_class_1", "Evaluate/dice_fg", "Evaluate/sensitivity_fg",
-                "Evaluate/specificity_fg", "Evaluate/auc_fg", "Evaluate/image_dice_fg"]
+                "Evaluate/specificity_fg", "Evaluate/auc_fg", "Evaluate/image_dice_fg", "Evaluate/mcc_fg",
+                "Evaluate/ap_fg", "Evaluate/cldice_fg", "Evaluate/betti0_err_fg", "Evaluate/betti1_err_fg",
+                "Evaluate/dice_ci_lo_fg", "Evaluate/dice_ci_hi_fg", "Evaluate/auc_ci_lo_fg", "Evaluate/image_mcc_fg"]
     assert set(expected) <= set(tags["scalar"])
     assert [r.id for r in reader.get_data("scalar", "Train/loss")] == [1, 2, 3, 4]
     assert [r.id for r in reader.get_data("scalar", "Evaluate/mIoU")] == [2, 4]
@@ -111,8 +113,13 @@ def test_fp16_on_cpu_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("metric, test_config, message", [
     ("miou", {}, "save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
-                 "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg"),
+                 "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg, mcc_fg, ap_fg, cldice_fg"),
+    ("betti0_err_fg", {}, "save_best_metric betti0_err_fg is reported but cannot pick the best model (lower is "
+                          "better, or an interval bound); choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
+                          "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg, mcc_fg, ap_fg, "
+                          "cldice_fg"),
     ("auc_fg", {"auc_roc": False}, "save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
+    ("ap_fg", {}, "save_best_metric ap_fg needs AUC: set test_config.auc_roc: True in the config"),
     ("Auc_roc", {}, "save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
 def test_bad_save_best_metric(tmp_path, metric, test_config, message):
     model = ToyModel()
@@ -127,6 +134,13 @@ def test_bad_save_best_metric(tmp_path, metric, test_config, message):
 def test_an_auc_metric_with_auc_roc_on_trains(tmp_path):
     toy_train(tmp_path, 1, save_best_metric="auc_fg", test_config={"auc_roc": True})
     assert paddle.load(str(tmp_path / "iter_1" / "model.pdstates"))["metric_name"] == "auc_fg"
+
+
+@pytest.mark.parametrize("metric", ["mcc_fg", "cldice_fg"])
+def test_a_topology_or_mcc_metric_picks_the_best_model(tmp_path, metric):
+    toy_train(tmp_path, 1, save_best_metric=metric)
+    states = paddle.load(str(tmp_path / "iter_1" / "model.pdstates"))
+    assert states["metric_name"] == metric and states["best_metric"] == states[metric]
 
 
 # ---- In-process runs of `train` on a toy problem whose every logged number is known by hand ----------------
