@@ -128,7 +128,8 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         num_vis (int): Return input | label | prediction panels for the first N images.
 
     Returns:
-        tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
+        tuple: (metrics dict with the keys of METRIC_NAMES and REPORT_NAMES (those that apply: AUC ones
+        with auc_roc, intervals with >= 2 images), image_*_fg with a FOV, plus class_* vectors; list of panels).
     """
     options = options or InferenceOptions()
     rank, world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()

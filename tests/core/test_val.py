@@ -43,6 +43,8 @@ def test_eval_lines_and_per_image_csv(weights, tmp_path, log_lines):
     assert any(re.fullmatch(r"\[EVAL\] 95% CI over 4 images \(bootstrap\): F1 \[\d\.\d{4}, \d\.\d{4}\] "
                             r"AUC \[\d\.\d{4}, \d\.\d{4}\]", line) for line in log_lines)
     rows = (tmp_path / "per_image_metrics.csv").read_text().splitlines()
+    new_columns = {"fov_mcc", "fov_ap", "fov_cldice", "fov_betti0_err", "fov_betti1_err", "image_mcc"}
+    assert new_columns <= set(rows[0].split(","))
     assert rows[0].startswith("name,") and [r.split(",")[0] for r in rows[1:]] == [
         "synthetic_val_{:04d}".format(i) for i in range(4)]
 
@@ -157,7 +159,8 @@ class HandMadeDataset:
 # Bootstrap over 2 images: resamples aa, ab, bb (each >= 2.5%): F1 [4/6, 4/5], AUC [4/9, 1].
 FOV_LINE = ("[EVAL] Vessel (inside FOV): Dice/F1: 0.7273 Se: 0.8000 Sp: 0.7143 Acc: 0.7500 IoU: 0.5714 "
             "Precision: 0.6667 AUC: 0.7429")
-NEW_LINES = ["[EVAL] Vessel (inside FOV): PR-AUC: 0.7076 MCC: 0.5071 clDice: 0.7273 Betti-0 err: 0.00 Betti-1 err: 0.00",
+NEW_LINES = ["[EVAL] Vessel (inside FOV): PR-AUC: 0.7076 MCC: 0.5071 clDice: 0.7273 Betti-0 err: 0.00 "
+             "Betti-1 err: 0.00",
              "[EVAL] 95% CI over 2 images (bootstrap): F1 [0.6667, 0.8000] AUC [0.4444, 1.0000]"]
 IMAGE_LINE = ("[EVAL] Vessel (whole image): Dice/F1: 0.6154 Se: 0.8000 Sp: 0.6364 Acc: 0.6875 IoU: 0.4444 "
               "Precision: 0.5000 AUC: 0.7364")
@@ -227,3 +230,34 @@ def test_eval_lines_and_csv_without_fov_or_auc(tmp_path, log_lines):
         "image_cldice,image_betti0_err,image_betti1_err\n"
         "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667,0.333333,0.666667,0,0\n"
         "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667,0.707107,0.800000,0,0\n")
+
+
+def test_two_ranks_reduce_to_the_single_process_numbers(monkeypatch):
+    """Stand-ins for a 2-process job: this process (rank 0) saw image a, rank 1 image b. Summed counts and
+    gathered per-image samples must give the single-process numbers, the bootstrap interval included."""
+    def evaluator(indices):
+        ev = core_val.SegEvaluator(2, auc_bins=core_val.AUC_BINS)
+        data = HandMadeDataset()
+        for i in indices:
+            logits = ScoreModel()(paddle.to_tensor(data[i]["img"][None]))[0]
+            ev.update(core_val.logits_to_pred(logits).numpy()[0, 0], data[i]["label"][0], fov=data[i]["fov"][0],
+                      prob=core_val.logits_to_prob(logits).numpy()[0], name=data[i]["img_path"])
+        return ev
+
+    single, rank0, rank1 = evaluator([0, 1]), evaluator([0]), evaluator([1])
+    others = [cm.matrix for cm in rank1.confusion.values()] + [h.counts for h in rank1.auc.values()] + [
+        np.array([1])]
+    gathered = iter([rank1.per_image, rank1.samples])
+
+    def all_reduce(tensor):
+        tensor.set_value(tensor + paddle.to_tensor(others.pop(0)))
+
+    monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
+    monkeypatch.setattr(paddle.distributed, "all_reduce", all_reduce)
+    monkeypatch.setattr(paddle.distributed, "all_gather_object", lambda out, obj: out.extend([obj, next(gathered)]))
+    reduced = core_val._reduce(rank0)
+    got, want = core_val._flatten(reduced, 2), core_val._flatten(single, 2)
+    assert set(got) == set(want) and "cldice_fg" in got and "auc_ci_lo_fg" in got
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], err_msg=key)
+    assert reduced.per_image == single.per_image and not others

@@ -9,19 +9,21 @@ into clDice and the Betti errors.
   clDice = 2·Tprec·Tsens / (Tprec + Tsens), S the skeleton. The four counts are integers, so they
   add up over images (pooled clDice, like the pooled F1) and across ranks.
 * Betti numbers in 2D: b0 = connected vessel components with 8-connectivity; b1 = holes, the
-  background components with 4-connectivity that do not reach the image border or the outside of
-  the region (8 for foreground / 4 for background is the pairing under which b0 - b1 is the Euler
-  number and a one-pixel-wide diagonal loop encloses a hole). Errors are |b(pred) - b(gt)| per image.
+  background components with 4-connectivity that do not reach the image border (pixels outside the
+  region are background; outside the FOV they reach the border) (8 for foreground / 4 for background
+  is the pairing under which b0 - b1 is the Euler number and a one-pixel-wide diagonal loop encloses
+  a hole). Errors are |b(pred) - b(gt)| per image.
 
 Skeletons: Zhang-Suen thinning (CACM 27(3), 1984) written here, vectorised with a 256-entry lookup
 table over the 8-neighbour code, rather than `skimage.morphology.skeletonize`. scikit-image would add
-scipy, imageio, tifffile and lazy_loader to the install: ~57 MB of wheels, ~180 MB installed, and
-about 1 s of import time, for one 40-line function; cv2's `ximgproc.thinning` is only in the
-opencv-contrib build. This is the textbook rule set; scikit-image's table also thins the corners of
-diagonal staircases, so its skeletons of the 20 DRIVE training labels are 12% fewer pixels, and
-clDice differs by 0.000-0.013 on noisy DRIVE-like predictions (measured once while writing this;
-the tests check hand-drawn skeletons). The skeleton keeps b0 and b1 of the mask on those 20 labels
-and on 300 random masks. Connected components come from cv2 (already a dependency).
+scipy, imageio, tifffile and lazy_loader to the install (~57 MB of wheels, ~180 MB installed, about
+1 s of import time) for one 30-line function (20 ms for a DRIVE label: it works on the foreground
+pixels only); cv2's `ximgproc.thinning` is only in the opencv-contrib build. This is the textbook
+rule set; scikit-image's table also thins the corners of diagonal staircases, so its skeletons of the
+20 DRIVE training labels have 12% fewer pixels, and clDice differs by 0.000-0.013 on noisy DRIVE-like
+predictions (measured once while writing this; the tests check hand-drawn skeletons). The skeleton
+keeps b0 and b1 of the mask on those 20 labels and on 300 random masks. Connected components come
+from cv2 (already a dependency).
 """
 import cv2
 import numpy as np
@@ -47,13 +49,27 @@ def _deletable_luts():
 _LUTS = _deletable_luts()
 
 
-def _neighbour_code(padded):
-    """uint8 8-neighbour code of every interior pixel of a 1-pixel-padded 0/1 uint8 array."""
-    height, width = padded.shape[0] - 2, padded.shape[1] - 2
-    code = np.zeros((height, width), np.uint8)
-    for bit, (dy, dx) in enumerate(_NEIGHBOURS):
-        code |= padded[1 + dy:1 + dy + height, 1 + dx:1 + dx + width] << bit
-    return code
+def _thin(mask):
+    """Zhang-Suen sub-iterations until nothing changes; works on the foreground pixels' flat indices
+    only (vessels are ~12% of a fundus image), each sub-iteration deleting in parallel."""
+    padded = np.pad(mask, 1).astype(np.uint8)
+    width = padded.shape[1]
+    offsets = np.array([dy * width + dx for dy, dx in _NEIGHBOURS])
+    flat = padded.ravel()
+    pixels = np.flatnonzero(flat)
+    changed = True
+    while changed:
+        changed = False
+        for lut in _LUTS:
+            code = np.zeros(pixels.size, np.uint8)
+            for bit, offset in enumerate(offsets):
+                code |= flat[pixels + offset] << bit
+            delete = lut[code]
+            if delete.any():
+                flat[pixels[delete]] = 0
+                pixels = pixels[~delete]
+                changed = True
+    return padded[1:-1, 1:-1].astype(bool)
 
 
 def skeletonize(mask):
@@ -66,17 +82,7 @@ def skeletonize(mask):
         np.ndarray: bool, same shape; thin lines that keep every component connected.
     """
     mask = np.asarray(mask, bool)
-    padded = np.pad(mask, 1).astype(np.uint8)
-    inner = padded[1:-1, 1:-1]           # a view: deleting here updates `padded`
-    changed = True
-    while changed:
-        changed = False
-        for lut in _LUTS:
-            delete = lut[_neighbour_code(padded)] & (inner == 1)
-            if delete.any():
-                inner[delete] = 0
-                changed = True
-    skeleton = inner.astype(bool)
+    skeleton = _thin(mask)
     components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[1].ravel()
     ids, first = np.unique(components, return_index=True)
     lost = ~np.isin(ids, components[skeleton.ravel()]) & (ids != 0)
