@@ -3,6 +3,8 @@
 Per image: `core.infer` gives logits at the original label size, then `utils.metrics.SegEvaluator`
 accumulates confusion matrices (PaddleSeg's pixels, inside the FOV, whole image) and optional AUC
 histograms. Counts are summed over ranks, so multi-process evaluation reports the same numbers.
+Beyond PaddleSeg's lines: PR-AUC, MCC, clDice and Betti errors, and a bootstrap interval over images
+(`utils.metrics.topology`, `utils.metrics.bootstrap`).
 """
 import os
 import time
@@ -22,8 +24,13 @@ from paddleseg_lite.utils.metrics import SegEvaluator, write_per_image_csv
 from paddleseg_lite.utils.progress import Progbar
 from paddleseg_lite.utils.visual import panel
 
-VESSEL_KEYS = ("dice", "iou", "sensitivity", "specificity", "accuracy", "precision", "auc")
+VESSEL_KEYS = ("dice", "iou", "sensitivity", "specificity", "accuracy", "precision", "auc", "mcc", "ap", "cldice")
+# the metrics save_best_metric may name (higher is better)
 METRIC_NAMES = ("mIoU", "Acc", "Kappa", "Dice", "Auc_roc") + tuple(k + "_fg" for k in VESSEL_KEYS)
+PROB_METRIC_NAMES = ("Auc_roc", "auc_fg", "ap_fg")   # need test_config.auc_roc (score histograms)
+# reported scalars that are not selectable: lower is better, or an interval bound
+REPORT_NAMES = ("betti0_err_fg", "betti1_err_fg", "dice_ci_lo_fg", "dice_ci_hi_fg", "auc_ci_lo_fg", "auc_ci_hi_fg")
+BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED = 1000, 0
 AUC_BINS = 65536
 
 
@@ -49,11 +56,17 @@ def _reduce(evaluator):
     for hist in evaluator.auc.values():
         hist.counts = _sum_over_ranks(hist.counts)
     evaluator.has_fov = bool(_sum_over_ranks(np.array([int(evaluator.has_fov)]))[0])
-    gathered, world_size = [], paddle.distributed.get_world_size()
-    paddle.distributed.all_gather_object(gathered, evaluator.per_image)
-    # rank r evaluated images r, r + world_size, ...: interleave back into dataset order
-    evaluator.per_image = [gathered[i % world_size][i // world_size] for i in range(sum(map(len, gathered)))]
+    evaluator.per_image = _gather_in_order(evaluator.per_image)
+    evaluator.samples = _gather_in_order(evaluator.samples)
     return evaluator
+
+
+def _gather_in_order(items):
+    """Every rank's per-image list, in dataset order."""
+    gathered, world_size = [], paddle.distributed.get_world_size()
+    paddle.distributed.all_gather_object(gathered, items)
+    # rank r evaluated images r, r + world_size, ...: interleave back into dataset order
+    return [gathered[i % world_size][i // world_size] for i in range(sum(map(len, gathered)))]
 
 
 def _flatten(evaluator, num_images):
@@ -68,6 +81,8 @@ def _flatten(evaluator, num_images):
     metrics.update({k + "_fg": v for k, v in primary.items()})
     if "fov" in vessel:
         metrics.update({"image_" + k + "_fg": v for k, v in vessel["image"].items()})
+    for name, (low, high) in evaluator.bootstrap(BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).items():
+        metrics.update({name + "_ci_lo_fg": low, name + "_ci_hi_fg": high})
     return metrics
 
 
@@ -84,6 +99,19 @@ def _log(metrics, has_fov):
         logger.info("[EVAL] Vessel ({}): Dice/F1: {:.4f} Se: {:.4f} Sp: {:.4f} Acc: {:.4f} IoU: {:.4f} "
                     "Precision: {:.4f}{}".format(where, m["dice"], m["sensitivity"], m["specificity"],
                                                  m["accuracy"], m["iou"], m["precision"], auc))
+    _log_beyond_paddleseg(metrics, regions[0][1])
+
+
+def _log_beyond_paddleseg(metrics, where):
+    """The lines none of the anchors print: precision/topology metrics and the bootstrap interval."""
+    ap = "PR-AUC: {:.4f} ".format(metrics["ap_fg"]) if "ap_fg" in metrics else ""
+    logger.info("[EVAL] Vessel ({}): {}MCC: {:.4f} clDice: {:.4f} Betti-0 err: {:.2f} Betti-1 err: {:.2f}".format(
+        where, ap, metrics["mcc_fg"], metrics["cldice_fg"], metrics["betti0_err_fg"], metrics["betti1_err_fg"]))
+    if "dice_ci_lo_fg" in metrics:
+        auc = " AUC [{:.4f}, {:.4f}]".format(metrics["auc_ci_lo_fg"], metrics["auc_ci_hi_fg"]) \
+            if "auc_ci_lo_fg" in metrics else ""
+        logger.info("[EVAL] 95% CI over {} images (bootstrap): F1 [{:.4f}, {:.4f}]{}".format(
+            metrics["num_images"], metrics["dice_ci_lo_fg"], metrics["dice_ci_hi_fg"], auc))
 
 
 def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_workers=0, print_detail=True,
@@ -106,7 +134,8 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
             pooled metrics at the end (`finish`, rank 0).
 
     Returns:
-        tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
+        tuple: (metrics dict with the keys of METRIC_NAMES and REPORT_NAMES (those that apply: AUC ones
+        with auc_roc, intervals with >= 2 images), image_*_fg with a FOV, plus class_* vectors; list of panels).
     """
     options, auc_roc = options or InferenceOptions(), auc_roc or tune_threshold
     rank, world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
