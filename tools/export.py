@@ -3,8 +3,10 @@
 Writes save_dir/model.pdmodel, model.pdiparams and deploy.yaml; run them with
 deploy/python/infer.py or paddleseg_lite.deploy.Predictor. With --format onnx: save_dir/model.onnx
 (dynamic batch, height and width unless --input_shape fixes them) and deploy.yaml, for ONNX Runtime
-(paddleseg_lite.deploy.OnnxPredictor); needs paddle2onnx. A fundus model (a vessel dataset, or `fov: auto`)
-gets `fov: auto` in deploy.yaml, so infer.py predicts background outside each image's field of view.
+(paddleseg_lite.deploy.OnnxPredictor); needs paddle2onnx. The decision threshold of a binary model
+(--threshold, else the one `tools/val.py --threshold auto` stored with the weights) goes into deploy.yaml
+and, for --output_op argmax, into the graph. A fundus model (a vessel dataset, or `fov: auto`) gets
+`fov: auto` in deploy.yaml, so infer.py predicts background outside each image's field of view.
 """
 import argparse
 import os
@@ -13,6 +15,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.datasets.fov import default_fov  # noqa: E402
 from paddleseg_lite.deploy import check_input_shape, export_model, export_onnx_model  # noqa: E402
@@ -38,17 +41,20 @@ def parse_args(argv=None):
     p.add_argument("--format", choices=sorted(EXPORTERS), default="paddle",
                    help="paddle: model.pdmodel + model.pdiparams (Paddle Inference); onnx: model.onnx (ONNX Runtime)")
     p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
+    cli.add_threshold_arg(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    threshold = parse_threshold(args.threshold, allow_auto=False)
     check_input_shape(args.input_shape, error=UserError)
     cli.check_save_dir(args.save_dir)
     if args.format == "onnx":
         require("paddle2onnx")
     cli.set_device("cpu")
     cfg = Config(args.config, opts=args.opts)
+    decision = resolve_threshold(threshold, args.model_path, model_classes(cfg))
     model = cfg.model
     if args.model_path:
         load_entire_model(model, args.model_path)
@@ -59,7 +65,7 @@ def main(argv=None):
         raise UserError("{}: val_dataset.transforms is missing; deploy.yaml needs the val transforms".format(
             args.config))
     path = EXPORTERS[args.format](model, args.save_dir, transforms=transforms, input_shape=args.input_shape,
-                        output_op=args.output_op, fov=default_fov(cfg.dic))
+                                  output_op=args.output_op, threshold=decision.value, fov=default_fov(cfg.dic))
     logger.info("The inference model is saved in {} ({})".format(args.save_dir, os.path.basename(path)))
 
 

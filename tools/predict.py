@@ -1,6 +1,9 @@
-"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob and --fov).
+"""Predict images with a trained model (PaddleSeg's tools/predict.py flags, plus --save_prob, --threshold
+and --fov).
 
-Outside the field of view (--fov; default auto for fundus configs) every output is background.
+Outside the field of view (--fov; default auto for fundus configs) every output is background; inside it a
+binary model's pixel is vessel where its probability is >= the decision threshold (--threshold, else the
+one stored with the weights, else argmax).
 
 Images of --image_path that cannot be read are skipped with a warning each and a summary (exit code 0);
 when none of them can be read, the run stops with one error line (exit code 2).
@@ -14,6 +17,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cli.fov import add_fov_arg, predict_fov  # noqa: E402
 from paddleseg_lite.core.predict import get_image_list, predict_images  # noqa: E402
+from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 
 
@@ -27,12 +31,14 @@ def parse_args(argv=None):
     p.add_argument("--save_prob", action="store_true", help="also write foreground probability maps")
     add_fov_arg(p)
     cli.add_inference_args(p)
+    cli.add_threshold_arg(p)
     cli.add_engine_args(p, default_precision="auto")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    threshold = parse_threshold(args.threshold, allow_auto=False)
     cli.check_save_dir(args.save_dir)
     cli.set_device(args.device)
     cfg = Config(args.config, opts=args.opts)
@@ -40,9 +46,10 @@ def main(argv=None):
     fov = predict_fov(cfg, args.fov)
     fov.check(image_list)
     options, _ = cli.inference_options(args, cfg.test_config, "aug_pred")
+    decision = resolve_threshold(threshold, args.model_path, model_classes(cfg))
     model = cli.load_model(cfg, args)
     predict_images(model, cfg.val_transforms, image_list, image_dir, args.save_dir, options,
-                   save_prob=args.save_prob, custom_color=args.custom_color, fov=fov)
+                   save_prob=args.save_prob, custom_color=args.custom_color, threshold=decision.value, fov=fov)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ python deploy/python/infer.py --config output/inference_model/deploy.yaml --imag
 writes save_dir/<image stem>.png pseudo-colour predictions. On CPU it uses oneDNN and, on CPUs with
 native bf16, bfloat16 (--precision fp32 forces fp32); --device gpu [--use_trt] on GPUs. A deploy.yaml
 written by `tools/export.py --format onnx` (model.onnx) runs with ONNX Runtime on CPU, fp32.
-Images that cannot be read are skipped with a warning each and a summary (exit code 0); when none of
-them can be read, the run fails with one error line (exit code 2). Outside the field of view (--fov;
-default: deploy.yaml's `fov`, auto for fundus models) predictions are background.
+The decision threshold of a binary model is deploy.yaml's `threshold` (tools/export.py writes the one
+`tools/val.py --threshold auto` stored with the weights); --threshold overrides it for softmax / none
+exports. Outside the field of view (--fov; default: deploy.yaml's `fov`, auto for fundus models)
+predictions are background. Images that cannot be read are skipped with a warning each and a summary
+(exit code 0); when none of them can be read, the run fails with one error line (exit code 2).
 """
 import argparse
 import os
@@ -15,14 +17,17 @@ import time
 
 import cv2
 import numpy as np
+import paddle
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.core.infer import logits_to_pred, prob_to_pred  # noqa: E402
 from paddleseg_lite.core.predict import SkippedImages, get_image_list  # noqa: E402
+from paddleseg_lite.core.threshold import deploy_threshold, parse_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
-from paddleseg_lite.deploy import OnnxPredictor, Predictor, load_deploy_config  # noqa: E402
 from paddleseg_lite.datasets.fov import FovSource, parse_fov_flag  # noqa: E402
+from paddleseg_lite.deploy import OnnxPredictor, Predictor, load_deploy_config  # noqa: E402
 from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
 from paddleseg_lite.transforms import Compose  # noqa: E402
 from paddleseg_lite.transforms.trans_info import undo_trans_info  # noqa: E402
@@ -66,7 +71,9 @@ def parse_args(argv=None):
     p.add_argument("--fov", default=None, help="field of view: auto (estimated from each image), none, or a folder "
                    "of masks named like the images (<stem>.* or <stem>_mask.*); outside it predictions are "
                    "background. Default: deploy.yaml's fov (export writes auto for fundus configs), else none")
+    cli.add_threshold_arg(p)
     args = p.parse_args(argv)
+    args.threshold = parse_threshold(args.threshold, allow_auto=False)
     for flag in ("batch_size", "min_subgraph_size", "cpu_threads"):  # --batch_size -2 predicted nothing, silently
         if getattr(args, flag) is not None:
             check_int(None, "--" + flag, getattr(args, flag), 1, error=UserError)
@@ -86,9 +93,20 @@ def restore_size(pred, trans_info):
         x, (size[1], size[0]), interpolation=cv2.INTER_NEAREST))
 
 
-def to_class_ids(output, output_op):
-    """N×H×W class ids from the predictor's output (argmax already applied, or probs/logits)."""
-    return output if output_op == "argmax" else output.argmax(axis=1)
+def to_class_ids(output, output_op, threshold=None):
+    """N×H×W class ids from the predictor's output: an argmax export's as they are (thresholded in its graph
+    when deploy.yaml has a threshold); otherwise by `models.outputs`, the rule val and predict use: argmax,
+    or with a `threshold` foreground where the foreground probability is >= it."""
+    if output_op == "argmax":
+        return output
+    if output_op == "softmax" and threshold is None:
+        return output.argmax(axis=1)
+    if threshold is not None and output.shape[1] > 2:
+        raise UserError("--threshold {}: a decision threshold needs a binary model; this one outputs {} classes: "
+                        "leave --threshold out".format(threshold, output.shape[1]))
+    tensor = paddle.to_tensor(output)
+    pred = prob_to_pred(tensor, threshold) if output_op == "softmax" else logits_to_pred(tensor, threshold)
+    return pred.numpy()[:, 0]
 
 
 def batches(items, size):
@@ -96,7 +114,7 @@ def batches(items, size):
         yield items[start:start + size]
 
 
-def predict_batch(predictor, transforms, paths, skipped):
+def predict_batch(predictor, transforms, paths, skipped, threshold=None):
     """(path, class-id map) of each readable image of `paths` (the others go to `skipped`), run together when
     their transformed sizes agree."""
     loaded = [(p, skipped.load(transforms, p)) for p in paths]
@@ -107,7 +125,7 @@ def predict_batch(predictor, transforms, paths, skipped):
         groups = [[d] for d in datas]
     preds = []
     for group in groups:
-        out = to_class_ids(predictor(np.stack([d["img"] for d in group])), predictor.output_op)
+        out = to_class_ids(predictor(np.stack([d["img"] for d in group])), predictor.output_op, threshold)
         preds += [restore_size(p.astype(np.uint8), d["trans_info"]) for p, d in zip(out, group)]
     return list(zip(paths, preds))
 
@@ -136,8 +154,9 @@ def main(argv=None):
     deploy = load_deploy_config(args.cfg)[1]
     fov = fov_source(args, deploy)
     fov.check(images)
+    threshold = deploy_threshold(args.threshold, deploy, args.cfg)
     if str(deploy.get("model", "")).endswith(".onnx"):
-        return predict_all(args, images, onnx_predictor(args), fov)
+        return predict_all(args, images, onnx_predictor(args), fov, threshold)
     if args.use_trt and args.enable_auto_tune and not os.path.isfile(args.auto_tuned_shape_file):
         transforms = build_transforms(deploy.get("transforms") or [])
         tune_trt_shapes(args.cfg, (transforms({"img": p, "trans_info": [], "gt_fields": []})["img"][None]
@@ -145,17 +164,17 @@ def main(argv=None):
     predictor = Predictor(args.cfg, device=args.device, precision=args.precision, cpu_threads=args.cpu_threads,
                           use_onednn=args.enable_mkldnn, use_trt=args.use_trt,
                           min_subgraph_size=args.min_subgraph_size, auto_tuned_shape_file=args.auto_tuned_shape_file)
-    predict_all(args, images, predictor, fov)
+    predict_all(args, images, predictor, fov, threshold)
 
 
-def predict_all(args, images, predictor, fov):
-    """Predict `images` in batches, write their pseudo-colour PNGs (background outside the `fov`
-    FovSource's field of view) and log progress / the benchmark."""
+def predict_all(args, images, predictor, fov, threshold=None):
+    """Predict `images` in batches (at `threshold`, see `to_class_ids`), write their pseudo-colour PNGs
+    (background outside the `fov` FovSource's field of view) and log progress / the benchmark."""
     transforms, colors = build_transforms(predictor.transforms), color_map(256)
     times, skipped = [], SkippedImages(len(images))
     for i, paths in enumerate(batches(images, args.batch_size), 1):
         tic = time.time()
-        preds = predict_batch(predictor, transforms, paths, skipped)
+        preds = predict_batch(predictor, transforms, paths, skipped, threshold)
         times.append(time.time() - tic)
         for path, pred in preds:
             pred = background_outside(fov.mask(path), pred)[0]

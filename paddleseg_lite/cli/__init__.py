@@ -185,6 +185,14 @@ def add_inference_args(parser):
                         help="reflect-pad image borders before sliding (U-Net overlap-tile)")
 
 
+def add_threshold_arg(parser, auto=False):
+    """--threshold: the decision threshold of a binary model (`core.threshold`; checked by `parse_threshold`)."""
+    parser.add_argument("--threshold", default=None, help=(
+        "auto: pick the threshold that maximises F1 inside the FOV and store it with the weights; a number in "
+        "[0, 1]: evaluate at it. " if auto else "a number in [0, 1]: ") + "A pixel is vessel where its vessel "
+        "probability is >= the threshold (binary models). Default: the stored threshold, else argmax")
+
+
 def inference_options(args, test_config, aug_flag):
     """The config's test_config with the shared flags merged in as PaddleSeg does (only when their switch
     is on), as `(InferenceOptions, auc_roc)`."""

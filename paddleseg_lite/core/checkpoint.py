@@ -3,7 +3,8 @@
     save_dir/iter_N/model.pdparams   model state_dict (PaddleSeg-compatible)
     save_dir/iter_N/model.pdopt      optimizer state_dict (includes the LR scheduler)
     save_dir/iter_N/model.pdstates   {'iter', 'best_metric', 'best_iter', 'metric_name', 'seed',
-                                      'worse_count', the evaluation's metrics, 'scaler' (AMP)}
+                                      'worse_count', the evaluation's metrics, 'scaler' (AMP); plus
+                                      'threshold' when `val --threshold auto` tuned one (core/threshold.py)}
     save_dir/best_model/             the same files for the best evaluation so far
 
 `CheckpointManager` owns a run's checkpoints: best model, rotation, recovery and resume behind one call.
@@ -76,10 +77,11 @@ def write_dir(target, objects):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_file(target, obj):
-    """paddle.save `obj` to the file `target`, replacing it atomically (a temporary file in its directory)."""
+def write_file(target, obj, hint=RESUME_HINT):
+    """paddle.save `obj` to the file `target`, replacing it atomically (a temporary file in its directory);
+    `hint` follows the message of a failed write."""
     tmp = _temp_name(target)
-    with writing(tmp, target, RESUME_HINT):
+    with writing(tmp, target, hint):
         paddle.save(obj, tmp)
     os.replace(tmp, target)
 
@@ -115,7 +117,8 @@ def candidates(save_dir):
     return [p for _, p in sorted(found, reverse=True) if is_complete(p)]
 
 
-def _load(path, what):
+def read_checkpoint_file(path, what):
+    """The dict paddle.load reads from `path`, or a UserError naming the file (`what` it holds) and the fix."""
     try:
         obj = paddle.load(path)
     except Exception as e:  # paddle raises many types for a corrupt file
@@ -154,10 +157,10 @@ def load_dir(path):
     if missing:
         raise UserError("--resume_model {}: missing {}; it is not a complete checkpoint".format(
             path, ", ".join(missing)))
-    model_state = _load(os.path.join(path, "model.pdparams"), "model weights")
-    opt_state = _load(os.path.join(path, "model.pdopt"), "optimizer state")
+    model_state = read_checkpoint_file(os.path.join(path, "model.pdparams"), "model weights")
+    opt_state = read_checkpoint_file(os.path.join(path, "model.pdopt"), "optimizer state")
     states_path = os.path.join(path, "model.pdstates")
-    states = _load(states_path, "training state") if os.path.isfile(states_path) else {}
+    states = read_checkpoint_file(states_path, "training state") if os.path.isfile(states_path) else {}
     states.setdefault("iter", iter_of(path))
     if states["iter"] is None:
         raise UserError("--resume_model {}: cannot tell the iteration (name it iter_N)".format(path))

@@ -3,7 +3,8 @@
 Sits between the model and the metrics / predictions: `core/val.py` and `core/predict.py` call
 `inference` or `aug_inference` on a transformed image, get logits back at the image's original size
 (`reverse_transform` undoes the Resize / Padding recorded in `trans_info`), then use `logits_to_pred`
-and `logits_to_prob`. Works on paddle tensors only, so it runs on whatever device the model is on.
+and `logits_to_prob` (their home is `models.outputs`, shared with the exported graph; re-exported here).
+Works on paddle tensors only, so it runs on whatever device the model is on.
 The caller puts the model in eval mode. A whole image that would not fit in memory is inferred
 with sliding windows instead (`core/memory.py`).
 """
@@ -13,40 +14,10 @@ import paddle
 import paddle.nn.functional as F
 
 from paddleseg_lite.core import memory
+from paddleseg_lite.models.outputs import logits_to_pred, logits_to_prob, prob_to_pred  # noqa: F401 (re-exported)
 from paddleseg_lite.transforms.trans_info import undo_trans_info
 from paddleseg_lite.utils.errors import UserError
-from paddleseg_lite.utils.labels import is_sigmoid
 from paddleseg_lite.utils.validate import check_number, check_pair, is_number
-
-
-def logits_to_pred(logits):
-    """Class ids from logits: argmax over classes, or sigmoid > 0.5 for a 1-channel binary model.
-
-    Args:
-        logits (Tensor): N×C×H×W.
-
-    Returns:
-        Tensor: N×1×H×W int32 (0/1 for a binary model).
-    """
-    if is_sigmoid(logits):
-        return (F.sigmoid(logits) > 0.5).astype("int32")
-    return paddle.argmax(logits, axis=1, keepdim=True).astype("int32")
-
-
-def logits_to_prob(logits):
-    """Class probabilities: softmax over classes, or [1 - p, p] with p = sigmoid for a binary model.
-
-    Args:
-        logits (Tensor): N×C×H×W.
-
-    Returns:
-        Tensor: N×max(C, 2)×H×W float32, so a binary model looks like a 2-class one.
-    """
-    logits = logits.astype("float32")
-    if is_sigmoid(logits):
-        p = F.sigmoid(logits)
-        return paddle.concat([1 - p, p], axis=1)
-    return F.softmax(logits, axis=1)
 
 
 def reverse_transform(logits, trans_info):

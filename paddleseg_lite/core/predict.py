@@ -1,7 +1,9 @@
 """Prediction on image files: PaddleSeg's outputs (pseudo-colour and blended images) plus probabilities.
 
     save_dir/pseudo_color_prediction/<relpath-stem>.png   palette PNG, pixel value = class id
-    save_dir/added_prediction/<relpath>                   0.6 * image + 0.4 * colour mask
+    save_dir/added_prediction/<relpath>                   the prediction over the image (`utils.visual.overlay`:
+                                                          binary: vessels bright, background unchanged;
+                                                          multi-class: 0.6 * image + 0.4 * colour mask)
     save_dir/probability_map/<relpath-stem>.png           foreground probability x 255 (--save_prob)
 
 With a field of view (`fov`: a `datasets.fov.FovSource`), all three are background outside it.
@@ -17,6 +19,7 @@ import paddle
 
 from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.core.threshold import parse_threshold, resolve_threshold
 from paddleseg_lite.datasets.fov import FovSource
 from paddleseg_lite.models.checkpoint_io import load_entire_model
 from paddleseg_lite.utils import logger
@@ -24,7 +27,7 @@ from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.fov import background_outside
 from paddleseg_lite.utils.imageio import write_image, write_palette_png
 from paddleseg_lite.utils.progress import Progbar
-from paddleseg_lite.utils.visual import palette
+from paddleseg_lite.utils.visual import overlay, palette, probability_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -94,23 +97,20 @@ class SkippedImages:
                            "predicted".format(len(self.paths), self.total, self.total - len(self.paths)))
 
 
-def _write_outputs(path, rel, pred, prob, save_dir, colors):
+def _write_outputs(path, rel, pred, prob, save_dir, colors, num_classes, custom_color):
     stem = os.path.splitext(rel)[0]
     write_palette_png(os.path.join(save_dir, "pseudo_color_prediction", stem + ".png"), pred, colors)
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    mask_bgr = colors[np.minimum(pred, len(colors) - 1)][:, :, ::-1]
-    added = cv2.addWeighted(image, 0.6, np.ascontiguousarray(mask_bgr), 0.4, 0)
-    write_image(os.path.join(save_dir, "added_prediction", rel), added)
+    image_rgb = cv2.imread(path, cv2.IMREAD_COLOR)[:, :, ::-1]
+    added = overlay(image_rgb, pred, num_classes, colors if custom_color else None)
+    write_image(os.path.join(save_dir, "added_prediction", rel), np.ascontiguousarray(added[:, :, ::-1]))
     if prob is not None:
-        fg = prob[1] if prob.shape[0] == 2 else prob.max(axis=0)
-        write_image(os.path.join(save_dir, "probability_map", stem + ".png"),
-                    np.round(fg * 255).astype(np.uint8))
+        write_image(os.path.join(save_dir, "probability_map", stem + ".png"), probability_image(prob))
 
 
 def predict(model, model_path, transforms, image_list, image_dir=None, save_dir="output", aug_pred=False,
             scales=1.0, flip_horizontal=True, flip_vertical=False, is_slide=False, stride=None, crop_size=None,
-            custom_color=None, use_multilabel=False, save_prob=False, mirror_pad=False):
-    """PaddleSeg's `predict` (same parameters and order; `save_prob` and `mirror_pad` added).
+            custom_color=None, use_multilabel=False, save_prob=False, mirror_pad=False, threshold=None):
+    """PaddleSeg's `predict` (same parameters and order; `save_prob`, `mirror_pad` and `threshold` added).
 
     Args:
         model (paddle.nn.Layer): The model (or a `deploy.PredictorModel`).
@@ -123,6 +123,8 @@ def predict(model, model_path, transforms, image_list, image_dir=None, save_dir=
             infer (`InferenceOptions`; the flips and scales apply only with aug_pred, as in PaddleSeg).
         custom_color (list[int], optional): Flat RGB list replacing the palette's first colours.
         save_prob (bool): Also write foreground probability maps.
+        threshold (float, optional): Decision threshold of a binary model; default: the one stored with
+            `model_path` (`core.threshold`), else argmax.
     """
     if use_multilabel:
         raise UserError("predict: use_multilabel is not supported (one class per pixel)")
@@ -131,13 +133,15 @@ def predict(model, model_path, transforms, image_list, image_dir=None, save_dir=
     options = InferenceOptions(aug=aug_pred, scales=scales, flip_horizontal=flip_horizontal,
                                flip_vertical=flip_vertical, is_slide=is_slide, stride=stride, crop_size=crop_size,
                                mirror_pad=mirror_pad)
-    predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob, custom_color)
+    threshold = resolve_threshold(parse_threshold(threshold, allow_auto=False), model_path).value
+    predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob, custom_color, threshold)
 
 
 def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None,
-                   fov=None):
-    """Predict every image of `image_list` with `options` and write the outputs under `save_dir`; with a
-    `fov` (FovSource), background outside each image's field of view."""
+                   threshold=None, fov=None):
+    """Predict every image of `image_list` with `options` (and the decision `threshold` of a binary model;
+    None: argmax) and write the outputs under `save_dir`; with a `fov` (FovSource), background outside each
+    image's field of view (vessel pixels only where the probability is >= threshold inside it)."""
     colors, fov = palette(custom_color), fov or FovSource(None)
     fov.check(image_list)
     model.eval()
@@ -146,11 +150,11 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
         data = skipped.load(transforms, path)
         if data is not None:
             logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
-            pred = logits_to_pred(logits).numpy()[0, 0].astype(np.uint8)
+            pred = logits_to_pred(logits, threshold).numpy()[0, 0].astype(np.uint8)
             prob = logits_to_prob(logits).numpy()[0] if save_prob else None
             pred, prob = background_outside(fov.mask(path), pred, prob)
             rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
-            _write_outputs(path, rel, pred, prob, save_dir, colors)
+            _write_outputs(path, rel, pred, prob, save_dir, colors, logits.shape[1], custom_color)
         progbar.update(i)
     skipped.finish()
     logger.info("Predicted images are saved in {} and {} .".format(

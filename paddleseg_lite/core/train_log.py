@@ -2,11 +2,12 @@
 
 `TrainLogger` averages loss terms and timings over each `log_iters` window and writes the [TRAIN]
 line (PaddleSeg's format, parsed by benchmark tooling) and the `Train/*` scalars; `evaluation` writes
-the `Evaluate/*` scalars (per-class IoU as `IoU_class_i`) and sample panels.
+the `Evaluate/*` scalars (per-class IoU as `IoU_class_i`; PR-AUC, MCC, clDice, Betti errors and the
+bootstrap interval bounds as `ap_fg`, `mcc_fg`, ..., `dice_ci_lo_fg`) and sample panels.
 """
 import numpy as np
 
-from paddleseg_lite.core.val import METRIC_NAMES
+from paddleseg_lite.core.val import METRIC_NAMES, REPORT_NAMES
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.progress import format_eta
 from paddleseg_lite.utils.visual import VisualWriter
@@ -14,7 +15,7 @@ from paddleseg_lite.utils.visual import VisualWriter
 
 def eval_scalars(metrics):
     """The scalar metrics of an evaluation, per-class IoU as `IoU_class_i` (VisualDL, pdstates)."""
-    scalars = {k: v for k, v in metrics.items() if k in METRIC_NAMES or k.startswith("image_")}
+    scalars = {k: v for k, v in metrics.items() if k in METRIC_NAMES + REPORT_NAMES or k.startswith("image_")}
     scalars.update({"IoU_class_{}".format(i): v for i, v in enumerate(metrics["class_iou"])})
     return scalars
 

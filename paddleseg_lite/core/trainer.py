@@ -24,7 +24,7 @@ from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import EpochBatchSampler, SeededDataset, batch_shapes, build_loader
 from paddleseg_lite.core.steps import make_step, scheduler_step
 from paddleseg_lite.core.train_log import TrainLogger, eval_scalars
-from paddleseg_lite.core.val import METRIC_NAMES, evaluate_metrics
+from paddleseg_lite.core.val import METRIC_NAMES, PROB_METRIC_NAMES, REPORT_NAMES, evaluate_metrics
 from paddleseg_lite.models.layers import maybe_sync_batchnorm
 from paddleseg_lite.models.losses import NAN_HINT, LossSet
 from paddleseg_lite.utils import logger
@@ -40,9 +40,12 @@ def seed_everything(seed):
 
 def check_best_metric(name, test_config):
     """Raise a UserError when `save_best_metric` is not a metric the evaluation reports."""
+    if name in REPORT_NAMES:
+        raise UserError("save_best_metric {} is reported but cannot pick the best model (lower is better, or an "
+                        "interval bound); choose one of {}".format(name, ", ".join(METRIC_NAMES)))
     if name not in METRIC_NAMES:
         raise UserError("save_best_metric {} is not a metric; choose one of {}".format(name, ", ".join(METRIC_NAMES)))
-    if "auc" in name.lower() and not test_config.get("auc_roc"):
+    if name in PROB_METRIC_NAMES and not test_config.get("auc_roc"):
         raise UserError("save_best_metric {} needs AUC: set test_config.auc_roc: True in the config".format(name))
 
 

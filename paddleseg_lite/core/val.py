@@ -3,6 +3,8 @@
 Per image: `core.infer` gives logits at the original label size, then `utils.metrics.SegEvaluator`
 accumulates confusion matrices (PaddleSeg's pixels, inside the FOV, whole image) and optional AUC
 histograms. Counts are summed over ranks, so multi-process evaluation reports the same numbers.
+Beyond PaddleSeg's lines: PR-AUC, MCC, clDice and Betti errors, and a bootstrap interval over images
+(`utils.metrics.topology`, `utils.metrics.bootstrap`).
 """
 import os
 import time
@@ -14,6 +16,7 @@ import paddle
 from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
+from paddleseg_lite.core.threshold import tuned_threshold
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.fov import background_outside
@@ -22,8 +25,13 @@ from paddleseg_lite.utils.metrics import SegEvaluator, write_per_image_csv
 from paddleseg_lite.utils.progress import Progbar
 from paddleseg_lite.utils.visual import panel
 
-VESSEL_KEYS = ("dice", "iou", "sensitivity", "specificity", "accuracy", "precision", "auc")
+VESSEL_KEYS = ("dice", "iou", "sensitivity", "specificity", "accuracy", "precision", "auc", "mcc", "ap", "cldice")
+# the metrics save_best_metric may name (higher is better)
 METRIC_NAMES = ("mIoU", "Acc", "Kappa", "Dice", "Auc_roc") + tuple(k + "_fg" for k in VESSEL_KEYS)
+PROB_METRIC_NAMES = ("Auc_roc", "auc_fg", "ap_fg")   # need test_config.auc_roc (score histograms)
+# reported scalars that are not selectable: lower is better, or an interval bound
+REPORT_NAMES = ("betti0_err_fg", "betti1_err_fg", "dice_ci_lo_fg", "dice_ci_hi_fg", "auc_ci_lo_fg", "auc_ci_hi_fg")
+BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED = 1000, 0
 AUC_BINS = 65536
 
 
@@ -49,11 +57,17 @@ def _reduce(evaluator):
     for hist in evaluator.auc.values():
         hist.counts = _sum_over_ranks(hist.counts)
     evaluator.has_fov = bool(_sum_over_ranks(np.array([int(evaluator.has_fov)]))[0])
-    gathered, world_size = [], paddle.distributed.get_world_size()
-    paddle.distributed.all_gather_object(gathered, evaluator.per_image)
-    # rank r evaluated images r, r + world_size, ...: interleave back into dataset order
-    evaluator.per_image = [gathered[i % world_size][i // world_size] for i in range(sum(map(len, gathered)))]
+    evaluator.per_image = _gather_in_order(evaluator.per_image)
+    evaluator.samples = _gather_in_order(evaluator.samples)
     return evaluator
+
+
+def _gather_in_order(items):
+    """Every rank's per-image list, in dataset order."""
+    gathered, world_size = [], paddle.distributed.get_world_size()
+    paddle.distributed.all_gather_object(gathered, items)
+    # rank r evaluated images r, r + world_size, ...: interleave back into dataset order
+    return [gathered[i % world_size][i // world_size] for i in range(sum(map(len, gathered)))]
 
 
 def _flatten(evaluator, num_images):
@@ -68,6 +82,8 @@ def _flatten(evaluator, num_images):
     metrics.update({k + "_fg": v for k, v in primary.items()})
     if "fov" in vessel:
         metrics.update({"image_" + k + "_fg": v for k, v in vessel["image"].items()})
+    for name, (low, high) in evaluator.bootstrap(BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).items():
+        metrics.update({name + "_ci_lo_fg": low, name + "_ci_hi_fg": high})
     return metrics
 
 
@@ -84,10 +100,24 @@ def _log(metrics, has_fov):
         logger.info("[EVAL] Vessel ({}): Dice/F1: {:.4f} Se: {:.4f} Sp: {:.4f} Acc: {:.4f} IoU: {:.4f} "
                     "Precision: {:.4f}{}".format(where, m["dice"], m["sensitivity"], m["specificity"],
                                                  m["accuracy"], m["iou"], m["precision"], auc))
+    _log_beyond_paddleseg(metrics, regions[0][1])
+
+
+def _log_beyond_paddleseg(metrics, where):
+    """The lines none of the anchors print: precision/topology metrics and the bootstrap interval."""
+    ap = "PR-AUC: {:.4f} ".format(metrics["ap_fg"]) if "ap_fg" in metrics else ""
+    logger.info("[EVAL] Vessel ({}): {}MCC: {:.4f} clDice: {:.4f} Betti-0 err: {:.2f} Betti-1 err: {:.2f}".format(
+        where, ap, metrics["mcc_fg"], metrics["cldice_fg"], metrics["betti0_err_fg"], metrics["betti1_err_fg"]))
+    if "dice_ci_lo_fg" in metrics:
+        auc = " AUC [{:.4f}, {:.4f}]".format(metrics["auc_ci_lo_fg"], metrics["auc_ci_hi_fg"]) \
+            if "auc_ci_lo_fg" in metrics else ""
+        logger.info("[EVAL] 95% CI over {} images (bootstrap): F1 [{:.4f}, {:.4f}]{}".format(
+            metrics["num_images"], metrics["dice_ci_lo_fg"], metrics["dice_ci_hi_fg"], auc))
 
 
 def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_workers=0, print_detail=True,
-                     save_dir=None, num_vis=0, fov_background=False):
+                     save_dir=None, num_vis=0, threshold=None, tune_threshold=False, report=None,
+                     fov_background=False):
     """Evaluate `model` on `eval_dataset` (val mode: labels at their original size), with every metric.
 
     Args:
@@ -100,13 +130,20 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         save_dir (str, optional): Write per-image metrics to save_dir/per_image_metrics.csv.
         num_vis (int): Return input | label | prediction panels for the first N images (the prediction
             background outside the sample's FOV).
-        fov_background (bool): Evaluate the prediction as background outside the samples' FOV (tools/val.py
-            unless --fov none); False keeps the raw prediction there, which the whole-image metrics measure.
+        threshold (float, optional): Decision threshold of a binary model (`core.threshold`); None: argmax.
+        tune_threshold (bool): Also pick the F1-maximising threshold (AUC is then on), logged after the
+            other lines and returned as `threshold`, `threshold_f1`, ... (`core.threshold.tuned_threshold`).
+        report (core.report.ReportWriter, optional): Gets each image as it is evaluated (`add`, the prediction
+            as evaluated) and the pooled metrics at the end (`finish`, rank 0).
+        fov_background (bool): Evaluate (and report) the prediction as background outside the samples' FOV
+            (tools/val.py unless --fov none); False keeps the raw prediction there, which the whole-image
+            metrics measure.
 
     Returns:
-        tuple: (metrics dict with the keys of METRIC_NAMES plus class_* vectors, list of panels).
+        tuple: (metrics dict with the keys of METRIC_NAMES and REPORT_NAMES (those that apply: AUC ones
+        with auc_roc, intervals with >= 2 images), image_*_fg with a FOV, plus class_* vectors; list of panels).
     """
-    options = options or InferenceOptions()
+    options, auc_roc = options or InferenceOptions(), auc_roc or tune_threshold
     rank, world_size = paddle.distributed.get_rank(), paddle.distributed.get_world_size()
     sampler = ShardBatchSampler(len(eval_dataset), rank, world_size)
     loader = build_loader(eval_dataset, sampler, num_workers)
@@ -120,13 +157,15 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
         reader_cost = time.time() - tic
         trans_info = data["trans_info"][0] if data.get("trans_info") else None
         logits = options.logits(model, data["img"], trans_info)
-        pred = logits_to_pred(logits).numpy()[0, 0]
+        pred = logits_to_pred(logits, threshold).numpy()[0, 0]
         prob = logits_to_prob(logits).numpy()[0] if auc_roc else None
         label = data["label"].numpy()[0, 0]
         fov = data["fov"].numpy()[0, 0] if "fov" in data else None
         if fov_background:
             pred, prob = background_outside(fov, pred, prob)
         evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
+        if report:
+            report.add(data, label, pred, prob, fov)
         if len(panels) < num_vis:
             panels.append(_panel(data, label, background_outside(fov, pred)[0], num_classes))
         progbar.update(step, [("batch_cost", time.time() - tic), ("reader cost", reader_cost)])
@@ -135,8 +174,12 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
     metrics = _flatten(evaluator, len(eval_dataset))
     if print_detail:
         _log(metrics, evaluator.has_fov)
+    if tune_threshold:
+        metrics.update(tuned_threshold(evaluator, metrics))
     if save_dir and rank == 0:
         write_per_image_csv(evaluator.per_image, os.path.join(save_dir, "per_image_metrics.csv"))
+    if report and rank == 0:
+        report.finish(metrics, evaluator)
     return metrics, panels
 
 

@@ -30,7 +30,7 @@ class TrainSettings:
     save_interval: int = _knob(1000, "evaluate (with do_eval) and write iter_N/ every N iterations and at the end")
     log_iters: int = _knob(10, "log a [TRAIN] line every N iterations")
     seed: Optional[int] = _knob(None, "seeds paddle, numpy, random and the data order; drawn at random when unset")
-    save_best_metric: str = _knob("mIoU", "the metric that picks best_model/ (mIoU, dice_fg, ...)")
+    save_best_metric: str = _knob("mIoU", "the metric that picks best_model/ (mIoU, dice_fg, mcc_fg, cldice_fg, ap_fg, ...)")
     keep_checkpoint_max: int = _knob(5, "keep the newest N iter_* directories (<= 0: all)")
     early_stop_intervals: Optional[int] = _knob(None, "stop after N evaluations below the best")
     precision: str = _knob("auto", "auto: bf16 where the static CPU step runs on a CPU with native bf16, else fp32; "

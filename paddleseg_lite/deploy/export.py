@@ -16,6 +16,7 @@ import paddle.nn.functional as F
 import yaml
 
 from paddleseg_lite.deploy.conv_bias import rewire_conv_bias
+from paddleseg_lite.models.outputs import logits_to_pred
 from paddleseg_lite.utils.labels import is_sigmoid
 from paddleseg_lite.utils.validate import check_choice, is_int
 
@@ -32,16 +33,21 @@ class ExportWrapper(paddle.nn.Layer):
         model (paddle.nn.Layer): A segmentation model returning a list of N×C×H×W logits.
         output_op (str): 'argmax' (int32 N×H×W class ids), 'softmax' (float32 N×C×H×W
             probabilities; N×2×H×W for a 1-channel sigmoid model) or 'none' (float32 N×C×H×W logits).
+        threshold (float, optional): Decision threshold of a binary model: 'argmax' then gives class 1
+            where the foreground probability is >= threshold (`models.outputs.logits_to_pred`).
     """
 
-    def __init__(self, model, output_op="argmax"):
+    def __init__(self, model, output_op="argmax", threshold=None):
         super().__init__()
         check_choice("ExportWrapper", "output_op", output_op, OUTPUT_OPS)
         self.model = model
         self.output_op = output_op
+        self.threshold = threshold
 
     def forward(self, x):
         logits = self.model(x)[0]
+        if self.output_op == "argmax" and self.threshold is not None:
+            return logits_to_pred(logits, self.threshold).squeeze(1)
         if is_sigmoid(logits):  # a binary model: class 1 where sigmoid(z) > 0.5, i.e. z > 0
             if self.output_op == "argmax":
                 return (logits > 0).squeeze(1).astype("int32")
@@ -66,7 +72,7 @@ def check_input_shape(input_shape, error=ValueError):
     return shape
 
 
-def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax"):
+def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax", threshold=None):
     """Trace `model` (wrapped by `output_op`) and write `<path_prefix>.pdmodel/.pdiparams`.
 
     Args:
@@ -74,14 +80,14 @@ def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax
         path_prefix (str): e.g. 'output/inference_model/model'.
         input_shape (list, optional): [N, C, H, W], None for a dynamic dimension
             (default [None, 3, None, None]: any batch and image size).
-        output_op (str): See `ExportWrapper`.
+        output_op (str), threshold (float, optional): See `ExportWrapper`.
     """
     shape = check_input_shape(input_shape)
     was_training = model.training
     model.eval()
     try:
         spec = [paddle.static.InputSpec(shape=shape, dtype="float32", name="x")]
-        static = paddle.jit.to_static(ExportWrapper(model, output_op), input_spec=spec, full_graph=True)
+        static = paddle.jit.to_static(ExportWrapper(model, output_op, threshold), input_spec=spec, full_graph=True)
         with paddle.pir_utils.OldIrGuard():  # the guard also switches to static mode while saving
             paddle.jit.save(static, path_prefix)
         rewire_conv_bias(path_prefix + ".pdmodel")
@@ -90,7 +96,7 @@ def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax
             model.train()
 
 
-def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax", fov=None):
+def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax", threshold=None, fov=None):
     """Write PaddleSeg's `deploy.yaml` into `save_dir` and return its path.
 
     Args:
@@ -98,6 +104,8 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         transforms (list[dict]): The val_dataset `transforms` config list (e.g. [{'type': 'Normalize'}]).
         input_shape (list, optional): As given to `save_inference_model`.
         output_op (str): See `ExportWrapper`.
+        threshold (float, optional): The decision threshold of a binary model (`threshold:`, which
+            deploy/python/infer.py applies; for 'argmax' the graph already does).
         fov (str, optional): 'auto' records `fov: auto` (fundus models): deploy/python/infer.py then
             estimates each image's field of view and predicts background outside it.
     """
@@ -109,6 +117,8 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         "output_op": output_op,
         "output_dtype": OUTPUT_DTYPES[output_op],
     }}
+    if threshold is not None:
+        deploy["Deploy"]["threshold"] = float(threshold)
     if fov:
         deploy["Deploy"]["fov"] = fov
     path = os.path.join(save_dir, DEPLOY_FILE)
@@ -117,7 +127,7 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
     return path
 
 
-def export_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", fov=None):
+def export_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", threshold=None, fov=None):
     """Export `model` to `save_dir` (model.pdmodel, model.pdiparams, deploy.yaml).
 
     Args:
@@ -126,11 +136,12 @@ def export_model(model, save_dir, transforms=None, input_shape=None, output_op="
         transforms (list[dict], optional): val_dataset transforms config, copied into deploy.yaml.
         input_shape (list, optional): [N, C, H, W] with None for dynamic dims.
         output_op (str): 'argmax' (default, as PaddleSeg), 'softmax' or 'none'.
+        threshold (float, optional): Decision threshold of a binary model (see `ExportWrapper`).
         fov (str, optional): See `write_deploy_yaml`.
 
     Returns:
         str: The path of deploy.yaml.
     """
     os.makedirs(save_dir, exist_ok=True)
-    save_inference_model(model, os.path.join(save_dir, "model"), input_shape, output_op)
-    return write_deploy_yaml(save_dir, transforms, input_shape, output_op, fov)
+    save_inference_model(model, os.path.join(save_dir, "model"), input_shape, output_op, threshold)
+    return write_deploy_yaml(save_dir, transforms, input_shape, output_op, threshold, fov)

@@ -77,7 +77,8 @@ def convert_to_onnx(paddle_dir, save_dir):
     return onnx_path
 
 
-def export_onnx_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", fov=None):
+def export_onnx_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", threshold=None,
+                      fov=None):
     """Export `model` as `export.export_model` does, then convert it: save_dir/model.onnx + deploy.yaml.
 
     Returns:
@@ -86,6 +87,7 @@ def export_onnx_model(model, save_dir, transforms=None, input_shape=None, output
     require("paddle2onnx")
     os.makedirs(save_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".paddle-", dir=save_dir) as paddle_dir:
-        export_model(model, paddle_dir, transforms=transforms, input_shape=input_shape, output_op=output_op, fov=fov)
+        export_model(model, paddle_dir, transforms=transforms, input_shape=input_shape, output_op=output_op,
+                     threshold=threshold, fov=fov)
         convert_to_onnx(paddle_dir, save_dir)
     return os.path.join(save_dir, DEPLOY_FILE)

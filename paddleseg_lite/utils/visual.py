@@ -1,4 +1,10 @@
-"""Colour maps, blended overlays and VisualDL logging (scalars and image panels)."""
+"""Colour maps, blended overlays, error maps and VisualDL logging (scalars and image panels).
+
+Binary (vessel) overlays paint the vessels in one bright colour, nearly opaque, and leave the background
+as it is: PaddleSeg's palette blend (0.6 image + 0.4 colour everywhere) tints a red fundus with its
+background colour (128, 0, 0) and leaves dark-green vessels barely visible. Multi-class overlays keep
+PaddleSeg's blend.
+"""
 import numpy as np
 
 from paddleseg_lite.utils.errors import UserError
@@ -49,6 +55,67 @@ def colorize(pred, colors):
     out = np.zeros(pred.shape + (3,), np.uint8)
     valid = pred < len(colors)
     out[valid] = colors[pred[valid]]
+    return out
+
+
+VESSEL_RGB = (0, 255, 0)
+VESSEL_ALPHA = 0.85
+# error map colours (RGB): true positive, false positive, false negative, true negative, not counted
+ERROR_COLORS = {"TP": (255, 255, 255), "FP": (255, 0, 255), "FN": (0, 200, 255), "TN": (48, 48, 48),
+                "outside FOV / ignored": (0, 0, 0)}
+
+
+def overlay(image_rgb, pred, num_classes, colors=None):
+    """The prediction drawn over its image (predict's `added_prediction`, the val report).
+
+    Args:
+        image_rgb (np.ndarray): HxWx3 uint8 RGB.
+        pred (np.ndarray): HxW class ids.
+        num_classes (int): classes of the model (1 or 2: binary).
+        colors (np.ndarray, optional): palette (`palette(custom_color)`); default: VESSEL_RGB for a binary
+            task, PaddleSeg's `color_map(256)` otherwise.
+
+    Returns:
+        np.ndarray: HxWx3 uint8 RGB. Binary: class-1 pixels are VESSEL_ALPHA * colour + (1 - VESSEL_ALPHA)
+        * image, every other pixel is the image unchanged. Multi-class: 0.6 * image + 0.4 * colour everywhere.
+    """
+    image = np.asarray(image_rgb, np.float32)
+    if num_classes_of(num_classes) == 2:
+        color = np.asarray(VESSEL_RGB if colors is None else colors[1], np.float32)
+        out = image.copy()
+        vessel = pred == 1
+        out[vessel] = VESSEL_ALPHA * color + (1 - VESSEL_ALPHA) * image[vessel]
+    else:
+        colors = color_map(256) if colors is None else colors
+        out = 0.6 * image + 0.4 * colors[np.minimum(pred, len(colors) - 1)].astype(np.float32)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def probability_image(prob):
+    """HxW uint8 of the foreground probability x 255 from CxHxW probabilities (class 1 of two; the highest
+    class probability for more classes)."""
+    fg = prob[1] if prob.shape[0] == 2 else prob.max(axis=0)
+    return np.round(fg * 255).astype(np.uint8)
+
+
+def error_map(pred, label, fov=None, ignore_index=255, fg_class=1):
+    """TP / FP / FN / TN of `fg_class` (one-vs-rest, as the vessel metrics) in the ERROR_COLORS.
+
+    Pixels outside `fov` (0) or labelled `ignore_index` are not counted and drawn as such.
+
+    Returns:
+        np.ndarray: HxWx3 uint8 RGB.
+    """
+    truth, predicted = label == fg_class, pred == fg_class
+    kinds = {"TP": truth & predicted, "FP": ~truth & predicted, "FN": truth & ~predicted,
+             "TN": ~truth & ~predicted}
+    out = np.zeros(label.shape + (3,), np.uint8)
+    for kind, where in kinds.items():
+        out[where] = ERROR_COLORS[kind]
+    counted = label != ignore_index
+    if fov is not None:
+        counted &= fov.astype(bool)
+    out[~counted] = ERROR_COLORS["outside FOV / ignored"]
     return out
 
 

@@ -102,10 +102,10 @@ def test_predict_writes_literal_palette_blend_and_probability(red_image, tmp_pat
     values, palette = read_palette_png(tmp_path / "out" / "pseudo_color_prediction" / "sub" / "x.png")
     np.testing.assert_array_equal(values, [[1, 0, 1], [0, 1, 0]])
     np.testing.assert_array_equal(palette[:3], [[128, 0, 0], [0, 128, 0], [128, 128, 0]])
-    # 0.6 * image + 0.4 * colour (BGR): class 0 (128, 0, 0) RGB adds 51.2 to red, class 1 (0, 128, 0) to green
+    # binary overlay (BGR): class-1 pixels 0.85 * green (0, 255, 0) + 0.15 * pixel, class 0 unchanged
     added = cv2.imread(str(tmp_path / "out" / "added_prediction" / "sub" / "x.png"))
-    np.testing.assert_array_equal(added, [[[6, 63, 90], [18, 24, 81], [120, 111, 90]],
-                                          [[0, 0, 81], [153, 204, 153], [36, 42, 99]]])
+    np.testing.assert_allclose(added, [[[1.5, 219.75, 22.5], [30, 40, 50], [30, 231.75, 22.5]],
+                                       [[0, 0, 50], [38.25, 255, 38.25], [60, 70, 80]]], atol=0.5)
     prob = cv2.imread(str(tmp_path / "out" / "probability_map" / "sub" / "x.png"), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(prob, [[191, 64, 191], [64, 247, 100]])  # round(255 * sigmoid(logit))
 
@@ -115,8 +115,8 @@ def test_predict_custom_color_replaces_the_first_colours(red_image, tmp_path):
             custom_color=[255, 0, 0, 0, 0, 255])
     _, palette = read_palette_png(tmp_path / "pseudo_color_prediction" / "sub" / "x.png")
     np.testing.assert_array_equal(palette[:3], [[255, 0, 0], [0, 0, 255], [128, 128, 0]])
-    added = cv2.imread(str(tmp_path / "added_prediction" / "sub" / "x.png"))
-    np.testing.assert_array_equal(added[0], [[108, 12, 90], [18, 24, 132], [222, 60, 90]])  # + 0.4 * 255
+    added = cv2.imread(str(tmp_path / "added_prediction" / "sub" / "x.png"))  # vessels: custom class 1 (blue)
+    np.testing.assert_allclose(added[0], [[218.25, 3, 22.5], [30, 40, 50], [246.75, 15, 22.5]], atol=0.5)
     assert not os.path.exists(tmp_path / "probability_map")
 
 

@@ -79,12 +79,15 @@ def test_visualdl_scalars_and_panels(evaluated_run):
     expected = ["Train/loss", "Train/loss_0", "Train/loss_1", "Train/lr", "Train/batch_cost", "Train/reader_cost",
                 "Evaluate/mIoU", "Evaluate/Acc", "Evaluate/Dice", "Evaluate/Kappa", "Evaluate/Auc_roc",
                 "Evaluate/IoU_class_0", "Evaluate/IoU_class_1", "Evaluate/dice_fg", "Evaluate/sensitivity_fg",
-                "Evaluate/specificity_fg", "Evaluate/auc_fg", "Evaluate/image_dice_fg"]
+                "Evaluate/specificity_fg", "Evaluate/auc_fg", "Evaluate/image_dice_fg", "Evaluate/mcc_fg",
+                "Evaluate/ap_fg", "Evaluate/cldice_fg", "Evaluate/betti0_err_fg", "Evaluate/betti1_err_fg",
+                "Evaluate/dice_ci_lo_fg", "Evaluate/dice_ci_hi_fg", "Evaluate/auc_ci_lo_fg", "Evaluate/image_mcc_fg"]
     assert set(expected) <= set(tags["scalar"])
     assert [r.id for r in reader.get_data("scalar", "Train/loss")] == [1, 2, 3, 4]
     assert [r.id for r in reader.get_data("scalar", "Evaluate/mIoU")] == [2, 4]
-    miou = paddle.load(os.path.join(out, "iter_4", "model.pdstates"))["mIoU"]
-    assert reader.get_data("scalar", "Evaluate/mIoU")[-1].value == pytest.approx(miou, abs=1e-6)
+    states = paddle.load(os.path.join(out, "iter_4", "model.pdstates"))
+    assert reader.get_data("scalar", "Evaluate/mIoU")[-1].value == pytest.approx(states["mIoU"], abs=1e-6)
+    assert reader.get_data("scalar", "Evaluate/cldice_fg")[-1].value == pytest.approx(states["cldice_fg"], abs=1e-6)
     assert sorted(tags["image"]) == ["Evaluate/sample_0", "Evaluate/sample_1", "Evaluate/sample_2"]
     assert len(reader.get_data("image", "Evaluate/sample_0")) == 2
 
@@ -111,8 +114,13 @@ def test_fp16_on_cpu_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("metric, test_config, message", [
     ("miou", {}, "save_best_metric miou is not a metric; choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
-                 "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg"),
+                 "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg, mcc_fg, ap_fg, cldice_fg"),
+    ("betti0_err_fg", {}, "save_best_metric betti0_err_fg is reported but cannot pick the best model (lower is "
+                          "better, or an interval bound); choose one of mIoU, Acc, Kappa, Dice, Auc_roc, dice_fg, "
+                          "iou_fg, sensitivity_fg, specificity_fg, accuracy_fg, precision_fg, auc_fg, mcc_fg, ap_fg, "
+                          "cldice_fg"),
     ("auc_fg", {"auc_roc": False}, "save_best_metric auc_fg needs AUC: set test_config.auc_roc: True in the config"),
+    ("ap_fg", {}, "save_best_metric ap_fg needs AUC: set test_config.auc_roc: True in the config"),
     ("Auc_roc", {}, "save_best_metric Auc_roc needs AUC: set test_config.auc_roc: True in the config")])
 def test_bad_save_best_metric(tmp_path, metric, test_config, message):
     model = ToyModel()
@@ -127,6 +135,12 @@ def test_bad_save_best_metric(tmp_path, metric, test_config, message):
 def test_an_auc_metric_with_auc_roc_on_trains(tmp_path):
     toy_train(tmp_path, 1, save_best_metric="auc_fg", test_config={"auc_roc": True})
     assert paddle.load(str(tmp_path / "iter_1" / "model.pdstates"))["metric_name"] == "auc_fg"
+
+
+@pytest.mark.parametrize("metric", ["mcc_fg", "cldice_fg"])
+def test_mcc_or_cldice_may_pick_the_best_model(tmp_path, metric):
+    toy_train(tmp_path, 1, save_best_metric=metric)
+    assert paddle.load(str(tmp_path / "iter_1" / "model.pdstates"))["metric_name"] == metric
 
 
 # ---- In-process runs of `train` on a toy problem whose every logged number is known by hand ----------------

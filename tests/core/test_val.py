@@ -37,9 +37,14 @@ def test_eval_lines_and_per_image_csv(weights, tmp_path, log_lines):
     assert re.fullmatch(r"\[EVAL\] #Images: 4 mIoU: \d\.\d{4} Acc: \d\.\d{4} Kappa: -?\d\.\d{4} Dice: \d\.\d{4} "
                         r"Auc_roc: \d\.\d{4}", eval_line(log_lines))
     assert any(re.fullmatch(r"\[EVAL\] Class IoU: \n\[\d\.\d+ +\d\.\d+\]", line) for line in log_lines)
-    assert [line.split(":")[0] for line in log_lines if "Vessel" in line] == [
-        "[EVAL] Vessel (inside FOV)", "[EVAL] Vessel (whole image)"]
+    assert [line.split(":")[:2] for line in log_lines if "Vessel" in line] == [
+        ["[EVAL] Vessel (inside FOV)", " Dice/F1"], ["[EVAL] Vessel (whole image)", " Dice/F1"],
+        ["[EVAL] Vessel (inside FOV)", " PR-AUC"]]
+    assert any(re.fullmatch(r"\[EVAL\] 95% CI over 4 images \(bootstrap\): F1 \[\d\.\d{4}, \d\.\d{4}\] "
+                            r"AUC \[\d\.\d{4}, \d\.\d{4}\]", line) for line in log_lines)
     rows = (tmp_path / "per_image_metrics.csv").read_text().splitlines()
+    new_columns = {"fov_mcc", "fov_ap", "fov_cldice", "fov_betti0_err", "fov_betti1_err", "image_mcc"}
+    assert new_columns <= set(rows[0].split(","))
     assert rows[0].startswith("name,") and [r.split(",")[0] for r in rows[1:]] == [
         "synthetic_val_{:04d}".format(i) for i in range(4)]
 
@@ -144,17 +149,29 @@ class HandMadeDataset:
 # Hand-computed. Inside the FOV: image a TP 2 FP 1 FN 1 TN 2, image b TP 2 FP 1 FN 0 TN 3; outside it a
 # predicts vessel twice (2 more FP whole-image), b never. AUC by counting score pairs (ties half):
 # inside FOV 26/35, whole image 40.5/55; per image a 4/9 and 6/15, b 1 and 1.
+# MCC (tp·tn - fp·fn) / sqrt((tp+fp)(tp+fn)(tn+fp)(tn+fn)): FOV a 3/9, b 6/sqrt(72), pooled 18/sqrt(1260);
+# whole image a 1/15, b 10/sqrt(180). AP, the sum of precision x recall step over descending scores:
+# FOV a 1/6 + 2/9 + 1/6, b 1, pooled 1/5 + 2/15 + 3/20 + 2/15 + 1/11 = 467/660 (s = 3 and s = 1 are ties
+# of a positive and a negative); whole image a 1/9 + 2/15 + 1/8.
+# Topology inside the FOV (2×3 masks): a pred [[1,0,1],[0,1,0]], gt [[1,0,0],[0,1,1]], both one
+# diagonal-connected component and their own skeletons: Tprec 2/3, Tsens 2/3; b pred [[0,0,1],[1,0,1]],
+# gt [[0,0,1],[1,0,0]]: two components each, Tprec 2/3, Tsens 1 -> clDice 0.8; pooled 4/6, 4/5 -> 8/11.
+# Bootstrap over 2 images: resamples aa, ab, bb (each >= 2.5%): F1 [4/6, 4/5], AUC [4/9, 1].
 FOV_LINE = ("[EVAL] Vessel (inside FOV): Dice/F1: 0.7273 Se: 0.8000 Sp: 0.7143 Acc: 0.7500 IoU: 0.5714 "
             "Precision: 0.6667 AUC: 0.7429")
+NEW_LINES = ["[EVAL] Vessel (inside FOV): PR-AUC: 0.7076 MCC: 0.5071 clDice: 0.7273 Betti-0 err: 0.00 "
+             "Betti-1 err: 0.00",
+             "[EVAL] 95% CI over 2 images (bootstrap): F1 [0.6667, 0.8000] AUC [0.4444, 1.0000]"]
 IMAGE_LINE = ("[EVAL] Vessel (whole image): Dice/F1: 0.6154 Se: 0.8000 Sp: 0.6364 Acc: 0.6875 IoU: 0.4444 "
               "Precision: 0.5000 AUC: 0.7364")
 CSV_TEXT = (
-    "name,fov_dice,fov_sensitivity,fov_specificity,fov_accuracy,fov_iou,fov_precision,fov_auc,"
-    "image_dice,image_sensitivity,image_specificity,image_accuracy,image_iou,image_precision,image_auc\n"
-    "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667,0.444444,"
-    "0.500000,0.666667,0.400000,0.500000,0.333333,0.400000,0.400000\n"
-    "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667,1.000000,"
-    "0.800000,1.000000,0.833333,0.875000,0.666667,0.666667,1.000000\n")
+    "name,fov_dice,fov_sensitivity,fov_specificity,fov_accuracy,fov_iou,fov_precision,fov_mcc,fov_auc,fov_ap,"
+    "image_dice,image_sensitivity,image_specificity,image_accuracy,image_iou,image_precision,image_mcc,image_auc,"
+    "image_ap,fov_cldice,fov_betti0_err,fov_betti1_err\n"
+    "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667,0.333333,0.444444,0.555556,"
+    "0.500000,0.666667,0.400000,0.500000,0.333333,0.400000,0.066667,0.400000,0.369444,0.666667,0,0\n"
+    "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667,0.707107,1.000000,1.000000,"
+    "0.800000,1.000000,0.833333,0.875000,0.666667,0.666667,0.745356,1.000000,1.000000,0.800000,0,0\n")
 
 
 def eval_messages(lines):
@@ -172,9 +189,14 @@ def test_eval_lines_and_csv_of_a_hand_made_case(tmp_path, log_lines):
         "[EVAL] Class IoU: \n[0.625  0.5714]",
         "[EVAL] Class Precision: \n[0.8333 0.6667]",
         "[EVAL] Class Recall: \n[0.7143 0.8   ]",
-        FOV_LINE, IMAGE_LINE]
+        FOV_LINE, IMAGE_LINE] + NEW_LINES
     assert (tmp_path / "per_image_metrics.csv").read_text() == CSV_TEXT
     assert metrics["dice_fg"] == pytest.approx(8 / 11) and metrics["image_dice_fg"] == pytest.approx(8 / 13)
+    assert metrics["mcc_fg"] == pytest.approx(18 / 1260 ** 0.5) and metrics["ap_fg"] == pytest.approx(467 / 660)
+    assert metrics["image_mcc_fg"] == pytest.approx(24 / 3520 ** 0.5) and metrics["image_ap_fg"] == pytest.approx(0.62)
+    assert metrics["cldice_fg"] == pytest.approx(8 / 11) and metrics["betti0_err_fg"] == 0
+    assert (metrics["dice_ci_lo_fg"], metrics["dice_ci_hi_fg"]) == pytest.approx((4 / 6, 4 / 5))
+    assert (metrics["auc_ci_lo_fg"], metrics["auc_ci_hi_fg"]) == pytest.approx((4 / 9, 1))
     assert metrics["Kappa"] == pytest.approx(0.5) and metrics["num_images"] == 2
 
 
@@ -186,7 +208,7 @@ def test_unmasked_labels_outside_the_fov_change_only_paddleseg_numbers(tmp_path,
     lines = eval_messages(log_lines)
     # + outside: a TP (label 1, s 1), FP (label 0, s 2); b TN, FN -> confusion [[6, 3], [2, 5]], AUC 40/63.
     assert lines[0] == "[EVAL] #Images: 2 mIoU: 0.5227 Acc: 0.6875 Kappa: 0.3750 Dice: 0.6863 Auc_roc: 0.6349"
-    assert lines[-2:] == [FOV_LINE, IMAGE_LINE]
+    assert lines[-4:] == [FOV_LINE, IMAGE_LINE] + NEW_LINES
     assert (tmp_path / "per_image_metrics.csv").read_text() == CSV_TEXT
 
 
@@ -200,11 +222,45 @@ def test_eval_lines_and_csv_without_fov_or_auc(tmp_path, log_lines):
     assert eval_messages(log_lines)[0] == "[EVAL] #Images: 2 mIoU: 0.5982 Acc: 0.7500 Kappa: 0.5000 Dice: 0.7483"
     assert eval_messages(log_lines)[4:] == [  # whole image = the labelled pixels: the FOV numbers, no AUC
         "[EVAL] Vessel (whole image): Dice/F1: 0.7273 Se: 0.8000 Sp: 0.7143 Acc: 0.7500 IoU: 0.5714 "
-        "Precision: 0.6667"]
+        "Precision: 0.6667",
+        "[EVAL] Vessel (whole image): MCC: 0.5071 clDice: 0.7273 Betti-0 err: 0.00 Betti-1 err: 0.00",
+        "[EVAL] 95% CI over 2 images (bootstrap): F1 [0.6667, 0.8000]"]
     assert (tmp_path / "per_image_metrics.csv").read_text() == (
-        "name,image_dice,image_sensitivity,image_specificity,image_accuracy,image_iou,image_precision\n"
-        "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667\n"
-        "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667\n")
+        "name,image_dice,image_sensitivity,image_specificity,image_accuracy,image_iou,image_precision,image_mcc,"
+        "image_cldice,image_betti0_err,image_betti1_err\n"
+        "img_a.png,0.666667,0.666667,0.666667,0.666667,0.500000,0.666667,0.333333,0.666667,0,0\n"
+        "img_b.png,0.800000,1.000000,0.750000,0.833333,0.666667,0.666667,0.707107,0.800000,0,0\n")
+
+
+def test_two_ranks_reduce_to_the_single_process_numbers(monkeypatch):
+    """Stand-ins for a 2-process job: this process (rank 0) saw image a, rank 1 image b. Summed counts and
+    gathered per-image samples must give the single-process numbers, the bootstrap interval included."""
+    def evaluator(indices):
+        ev = core_val.SegEvaluator(2, auc_bins=core_val.AUC_BINS)
+        data = HandMadeDataset()
+        for i in indices:
+            logits = ScoreModel()(paddle.to_tensor(data[i]["img"][None]))[0]
+            ev.update(core_val.logits_to_pred(logits).numpy()[0, 0], data[i]["label"][0], fov=data[i]["fov"][0],
+                      prob=core_val.logits_to_prob(logits).numpy()[0], name=data[i]["img_path"])
+        return ev
+
+    single, rank0, rank1 = evaluator([0, 1]), evaluator([0]), evaluator([1])
+    others = [cm.matrix for cm in rank1.confusion.values()] + [h.counts for h in rank1.auc.values()] + [
+        np.array([1])]
+    gathered = iter([rank1.per_image, rank1.samples])
+
+    def all_reduce(tensor):
+        tensor.set_value(tensor + paddle.to_tensor(others.pop(0)))
+
+    monkeypatch.setattr(paddle.distributed, "get_world_size", lambda: 2)
+    monkeypatch.setattr(paddle.distributed, "all_reduce", all_reduce)
+    monkeypatch.setattr(paddle.distributed, "all_gather_object", lambda out, obj: out.extend([obj, next(gathered)]))
+    reduced = core_val._reduce(rank0)
+    got, want = core_val._flatten(reduced, 2), core_val._flatten(single, 2)
+    assert set(got) == set(want) and "cldice_fg" in got and "auc_ci_lo_fg" in got
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], err_msg=key)
+    assert reduced.per_image == single.per_image and not others
 
 
 def test_panels_show_the_prediction_as_background_outside_the_fov():

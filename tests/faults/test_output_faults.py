@@ -176,6 +176,11 @@ def test_disk_full_during_val_and_predict_outputs(tmp_path, weights, disk_full):
     with pytest.raises(UserError, match="^Cannot write {}: the disk is full".format(
             tmp_path / "val" / "per_image_metrics.csv")):
         load_tool("val").main(common + ["--save_dir", str(tmp_path / "val"), "--opts", *TINY])
+    for report_file in ("images/0000_synthetic_val_0000_errors.png", "index.html"):
+        disk_full(report_file)
+        target = tmp_path / "val" / report_file
+        with pytest.raises(UserError, match="^Cannot write {}: the disk is full".format(target)):
+            load_tool("val").main(common + ["--save_dir", str(tmp_path / "val"), "--opts", *TINY])
     disk_full("pseudo_color_prediction")
     with pytest.raises(UserError, match="^Cannot write {}: the disk is full".format(
             tmp_path / "result" / "pseudo_color_prediction" / "eye.png")):

@@ -183,9 +183,11 @@ def test_single_class_matrix_and_tensor_inputs():
 
 def test_empty_denominators_follow_paddleseg():
     assert metrics.binary_metrics(0, 0, 0, 0) == {
-        "dice": 0.0, "sensitivity": 0.0, "specificity": 0.0, "accuracy": 0.0, "iou": 1.0, "precision": 0.0}
+        "dice": 0.0, "sensitivity": 0.0, "specificity": 0.0, "accuracy": 0.0, "iou": 1.0, "precision": 0.0,
+        "mcc": 0.0}
     assert metrics.binary_metrics(0, 0, 0, 5) == {
-        "dice": 0.0, "sensitivity": 0.0, "specificity": 1.0, "accuracy": 1.0, "iou": 1.0, "precision": 0.0}
+        "dice": 0.0, "sensitivity": 0.0, "specificity": 1.0, "accuracy": 1.0, "iou": 1.0, "precision": 0.0,
+        "mcc": 0.0}
     assert metrics.binary_metrics(3, 0, 0, 0)["specificity"] == 0.0
     acc, precision, recall = metrics.class_measurement([0, 0], [0, 0], [0, 0])
     assert acc == 0.0 and precision.tolist() == [0.0, 0.0] and recall.tolist() == [0.0, 0.0]
@@ -213,11 +215,15 @@ def test_vessel_metrics_fov_and_whole_image(vessel_case):
     record = ev.update(pred, label, fov=fov, name="01_test.tif")
     # Inside the FOV (10 counted pixels): TP 4, FP 2, FN 1, TN 3.
     assert reference_binary(pred, label, (fov == 1) & (label != IGNORE)) == (4, 2, 1, 3)
+    # Topology inside the FOV: pred is one diagonal chain (its own skeleton, 6 px, 4 on gt); gt is a chain
+    # (0,1) (1,1) (1,2) (2,2) plus the lone (1,4): b0 2; Zhang-Suen's first pass removes its two ends
+    # (one neighbour run, N·E·S = E·S·W = 0), leaving (1,1) (1,2) (1,4), 2 of them predicted.
     want_fov = {"dice": 8 / 11, "sensitivity": 4 / 5, "specificity": 3 / 5, "accuracy": 7 / 10,
-                "iou": 4 / 7, "precision": 4 / 6}
+                "iou": 4 / 7, "precision": 4 / 6, "mcc": 10 / 600 ** 0.5,
+                "cldice": 2 / 3, "betti0_err": 1, "betti1_err": 0}
     # Whole image (14 pixels): the 4 outside-FOV pixels are background whatever their label -> FP 4, TN 5.
     want_image = {"dice": 8 / 13, "sensitivity": 4 / 5, "specificity": 5 / 9, "accuracy": 9 / 14,
-                  "iou": 4 / 9, "precision": 4 / 8}
+                  "iou": 4 / 9, "precision": 4 / 8, "mcc": 16 / 2160 ** 0.5}
     got = ev.vessel_metrics()
     assert set(got) == {"fov", "image"}
     for region, want in (("fov", want_fov), ("image", want_image)):
@@ -226,7 +232,8 @@ def test_vessel_metrics_fov_and_whole_image(vessel_case):
             assert got[region][key] == pytest.approx(value)
             assert record[f"{region}_{key}"] == pytest.approx(value)
     assert list(record) == ["name"] + [f"{r}_{k}" for r in ("fov", "image") for k in (
-        "dice", "sensitivity", "specificity", "accuracy", "iou", "precision")]
+        "dice", "sensitivity", "specificity", "accuracy", "iou", "precision", "mcc")] + [
+        "fov_cldice", "fov_betti0_err", "fov_betti1_err"]
     assert record["name"] == "01_test.tif"
     # PaddleSeg's pixels (label != 255, 14 of them) include the outside-FOV labels: TP 6, FP 2, FN 1, TN 5.
     np.testing.assert_array_equal(ev.confusion["label"].matrix, [[5, 2], [1, 6]])
@@ -262,7 +269,8 @@ def test_vessel_metrics_without_fov_and_empty_edge_cases():
     assert set(got) == {"image"} and ev.has_fov is False  # val.py sums int(has_fov) over ranks
     assert record["name"] == "" and "fov_dice" not in record
     assert got["image"] == {"dice": 0.0, "sensitivity": 0.0, "specificity": 1.0, "accuracy": 1.0,
-                            "iou": 1.0, "precision": 0.0}  # PaddleSeg conventions
+                            "iou": 1.0, "precision": 0.0, "mcc": 0.0,  # PaddleSeg conventions
+                            "cldice": 0.0, "betti0_err": 0.0, "betti1_err": 0.0}  # no vessel anywhere
     class_iou, _ = metrics.mean_iou(*ev.confusion["label"].areas())
     np.testing.assert_array_equal(class_iou, [1.0, 1.0])
 
@@ -300,8 +308,10 @@ def test_auc_only_with_prob_and_bins():
     assert "image_auc" not in no_bins.update(label, label, prob=prob)
     no_prob = metrics.SegEvaluator(2, auc_bins=8)
     assert list(no_prob.update(label, label)) == ["name"] + ["image_" + k for k in (
-        "dice", "sensitivity", "specificity", "accuracy", "iou", "precision")]
-    assert no_prob.update(label, label, prob=prob)["image_auc"] == 1.0
+        "dice", "sensitivity", "specificity", "accuracy", "iou", "precision", "mcc", "cldice", "betti0_err",
+        "betti1_err")]
+    record = no_prob.update(label, label, prob=prob)
+    assert record["image_auc"] == 1.0 and record["image_ap"] == 1.0
 
 
 @pytest.mark.parametrize("quantize", [None, 20])
@@ -472,3 +482,43 @@ def test_per_image_csv_is_atomic(tmp_path, monkeypatch):
     # the temp file sits next to the destination, so the rename cannot cross filesystems
     assert len(renames) == 1 and os.path.dirname(renames[0][0]) == str(tmp_path)
     assert path.read_bytes() == b"name\r\na\r\n" and os.listdir(tmp_path) == ["per_image.csv"]
+
+
+def brute_force_ap(scores, positive):
+    """sklearn's average_precision_score by hand: one threshold per distinct score, highest first."""
+    ap, last_recall = 0.0, 0.0
+    for threshold in np.unique(scores)[::-1]:
+        called = scores >= threshold
+        recall = np.sum(called & positive) / np.sum(positive)
+        ap += (recall - last_recall) * np.sum(called & positive) / np.sum(called)
+        last_recall = recall
+    return ap
+
+
+@pytest.mark.parametrize("bins, tol", [(16, 1e-12), (65536, 2e-3)])
+def test_average_precision_matches_brute_force(bins, tol):
+    """16 bins: scores on the bin centres, so bins are exact ties; 65536: continuous scores."""
+    rng = np.random.default_rng(1)
+    label = rng.integers(0, 2, size=(1, 40, 50))
+    p1 = np.clip(rng.normal(0.35 + 0.3 * label, 0.2), 0, 1 - 1e-9)
+    if bins == 16:
+        p1 = (np.floor(p1 * bins) + 0.5) / bins
+    label[0, :2] = IGNORE
+    hist = metrics.AucHistogram(2, bins=bins)
+    hist.update(np.stack([1 - p1, p1], axis=1), label)
+    valid = label != IGNORE
+    want = brute_force_ap(p1[valid], label[valid] == 1)
+    assert abs(hist.ap() - want) < tol and 0.6 < want < 0.95
+    assert np.isnan(metrics.histogram_ap([3, 1], [0, 0]))   # no positives
+    assert metrics.histogram_ap([0, 0], [1, 2]) == 1.0      # no negatives: precision 1 everywhere
+
+
+def test_mcc_is_the_correlation_of_the_two_binary_maps():
+    """MCC = Pearson's phi of label and prediction: hand counts tp 6, fp 2, fn 3, tn 9 as 0/1 vectors."""
+    label = np.array([1] * 6 + [0] * 2 + [1] * 3 + [0] * 9)
+    pred = np.array([1] * 6 + [1] * 2 + [0] * 3 + [0] * 9)
+    want = (6 * 9 - 2 * 3) / np.sqrt(8 * 9 * 11 * 12)
+    assert metrics.binary_metrics(6, 2, 3, 9)["mcc"] == pytest.approx(want)
+    assert want == pytest.approx(np.corrcoef(label, pred)[0, 1])
+    assert metrics.binary_metrics(0, 0, 5, 7)["mcc"] == 0.0    # nothing predicted: 0, not NaN
+    assert metrics.binary_metrics(4, 0, 0, 6)["mcc"] == 1.0 and metrics.binary_metrics(0, 4, 6, 0)["mcc"] == -1.0

@@ -1,8 +1,9 @@
-"""AUC-ROC from fixed-bin score histograms (bounded memory, summable across ranks)."""
+"""AUC-ROC and average precision (PR-AUC) from fixed-bin score histograms (bounded memory, summable
+across ranks): one histogram per class gives both curves, so AP costs nothing extra per image."""
 import numpy as np
 
 from paddleseg_lite.utils.labels import squeeze_label
-from paddleseg_lite.utils.metrics.arrays import match_shape, to_numpy, valid_labels
+from paddleseg_lite.utils.metrics.arrays import divide, match_shape, to_numpy, valid_labels
 
 
 class AucHistogram:
@@ -75,6 +76,10 @@ class AucHistogram:
         """Foreground AUC for 2 classes, the macro mean (over defined classes) for C > 2; NaN if none."""
         return counts_auc(self.counts)
 
+    def ap(self):
+        """Average precision, foreground for 2 classes, the macro mean for C > 2; NaN if no positives."""
+        return counts_ap(self.counts)
+
 
 def counts_auc(counts):
     """Macro-mean AUC over the rows of an AucHistogram-style (K, 2, bins) counts array (NaN rows skipped)."""
@@ -100,3 +105,28 @@ def histogram_auc(neg, pos):
         return float("nan")
     neg_below = np.cumsum(neg) - neg
     return float(np.sum(pos * (neg_below + 0.5 * neg)) / (n_pos * n_neg))
+
+
+def counts_ap(counts):
+    """Macro-mean average precision over the rows of a (K, 2, bins) counts array (NaN rows skipped)."""
+    values = np.array([histogram_ap(neg, pos) for neg, pos in counts])
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else float("nan")
+
+
+def histogram_ap(neg, pos):
+    """Average precision (area under the step-wise precision-recall curve) from per-bin counts.
+
+    One threshold per bin, from the highest bin down: AP = Σ_k (R_k - R_{k-1}) · P_k with P_k, R_k the
+    precision and recall of calling every pixel in bins >= k positive (sklearn's
+    `average_precision_score`, with scores sharing a bin treated as tied).
+
+    Returns:
+        float: the AP, NaN when there are no positives.
+    """
+    tp = np.cumsum(np.asarray(pos, dtype=np.float64)[::-1])
+    fp = np.cumsum(np.asarray(neg, dtype=np.float64)[::-1])
+    if tp[-1] == 0:
+        return float("nan")
+    recall_step = np.diff(tp, prepend=0.0) / tp[-1]
+    return float(np.sum(recall_step * divide(tp, tp + fp, 0.0)))

@@ -164,9 +164,12 @@ def binary_metrics(tp, fp, fn, tn):
     Empty denominators follow PaddleSeg (IoU 1, everything else 0), so with the same pixels
     `dice` and `iou` equal PaddleSeg's class Dice / IoU of the foreground class.
 
+    MCC (Matthews correlation) is 0 when a row or column of the 2×2 table is empty (sklearn's rule).
+
     Returns:
-        dict: dice (= F1), sensitivity (= recall), specificity, accuracy, iou, precision (floats).
+        dict: dice (= F1), sensitivity (= recall), specificity, accuracy, iou, precision, mcc (floats).
     """
+    tp, fp, fn, tn = (float(v) for v in (tp, fp, fn, tn))
     return {
         "dice": float(divide(2 * tp, 2 * tp + fp + fn, 0.0)),
         "sensitivity": float(divide(tp, tp + fn, 0.0)),
@@ -174,4 +177,5 @@ def binary_metrics(tp, fp, fn, tn):
         "accuracy": float(divide(tp + tn, tp + tn + fp + fn, 0.0)),
         "iou": float(divide(tp, tp + fp + fn, 1.0)),
         "precision": float(divide(tp, tp + fp, 0.0)),
+        "mcc": float(divide(tp * tn - fp * fn, np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)), 0.0)),
     }

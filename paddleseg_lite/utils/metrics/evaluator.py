@@ -1,14 +1,18 @@
 """`SegEvaluator`: everything one evaluation accumulates (PaddleSeg's pixels, inside the FOV, whole
-image, AUC histograms, per-image records), and the per-image CSV."""
+image, AUC histograms, per-image records and samples for topology and bootstrap), and the per-image CSV."""
 import csv
 import os
 import uuid
 
+import numpy as np
+
 from paddleseg_lite.utils.fileio import writing
 from paddleseg_lite.utils.labels import squeeze_label
 from paddleseg_lite.utils.metrics.arrays import to_numpy, whole_image_label
-from paddleseg_lite.utils.metrics.auc import AucHistogram, counts_auc
+from paddleseg_lite.utils.metrics.auc import AucHistogram, counts_ap, counts_auc
+from paddleseg_lite.utils.metrics.bootstrap import bootstrap_ci, coarse_counts
 from paddleseg_lite.utils.metrics.confusion import ConfusionMatrix, binary_counts, binary_metrics
+from paddleseg_lite.utils.metrics.topology import pooled_topology, topology_counts, topology_metrics
 
 
 class SegEvaluator:
@@ -29,7 +33,12 @@ class SegEvaluator:
         confusion (dict): region -> ConfusionMatrix.
         auc (dict): region -> AucHistogram (empty when auc_bins == 0).
         per_image (list): one dict per image: ``name`` then ``<region>_<metric>`` for the ``fov``
-            (when given) and ``image`` regions, including ``<region>_auc`` when `prob` was given.
+            (when given) and ``image`` regions, including ``<region>_auc`` and ``<region>_ap`` when
+            `prob` was given, then clDice and the Betti errors of the image's primary region (``fov``
+            when given, else ``image``).
+        samples (list): one dict per image for the pooled topology and the bootstrap: ``counts``
+            (tp, fp, fn, tn) and ``topology`` (see `topology_counts`) of the primary region, and
+            ``hist`` (2×1024 int32, `bootstrap.coarse_counts`) when `prob` was given and C == 2.
     """
 
     def __init__(self, num_classes, ignore_index=255, fg_class=1, auc_bins=0):
@@ -45,6 +54,7 @@ class SegEvaluator:
                     for r in regions} if auc_bins else {}
         self.has_fov = False
         self.per_image = []
+        self.samples = []
 
     def update(self, pred, label, fov=None, prob=None, name=""):
         """Adds one image.
@@ -66,7 +76,7 @@ class SegEvaluator:
         if fov is not None:
             self.has_fov = True
             inputs["fov"] = (label, squeeze_label(to_numpy(fov)))
-        record = {"name": name}
+        record, primary = {"name": name}, "fov" if fov is not None else "image"
         for region in ("fov", "image", "label"):
             if region not in inputs:
                 continue
@@ -77,14 +87,31 @@ class SegEvaluator:
                 auc_counts = self.auc[region].update(prob, region_label, mask)
             if region != "label":
                 record.update(self._region_record(region, matrix, auc_counts))
+            if region == primary:
+                sample = self._sample(pred, *inputs[region], matrix, auc_counts)
+        record.update({f"{primary}_{k}": v for k, v in topology_metrics(sample["topology"]).items()})
         self.per_image.append(record)
+        self.samples.append(sample)
         return record
+
+    def _sample(self, pred, label, mask, matrix, auc_counts):
+        """One image's counts for the pooled topology and the bootstrap (its primary region)."""
+        region = label != self.ignore_index
+        if mask is not None:
+            region &= mask.astype(bool)
+        pred = pred.reshape(label.shape)
+        sample = {"counts": binary_counts(matrix, self.fg_class),
+                  "topology": topology_counts((pred == self.fg_class) & region, (label == self.fg_class) & region)}
+        if auc_counts is not None and self.num_classes == 2:
+            sample["hist"] = coarse_counts(auc_counts[0])
+        return sample
 
     def _region_record(self, region, matrix, auc_counts):
         """Per-image ``<region>_<metric>`` entries from one image's counts."""
         values = binary_metrics(*binary_counts(matrix, self.fg_class))
         if auc_counts is not None:
             values["auc"] = counts_auc(auc_counts)
+            values["ap"] = counts_ap(auc_counts)
         return {f"{region}_{key}": value for key, value in values.items()}
 
     def merge(self, other):
@@ -95,17 +122,31 @@ class SegEvaluator:
             hist.merge(other.auc[region])
         self.has_fov = self.has_fov or other.has_fov
         self.per_image.extend(other.per_image)
+        self.samples.extend(other.samples)
         return self
 
     def vessel_metrics(self):
-        """Global vessel metrics: {'fov': {...} (only with a FOV), 'image': {...}}, plus 'auc' if tracked."""
+        """Global vessel metrics: {'fov': {...} (only with a FOV), 'image': {...}}, plus 'auc' and 'ap'
+        if tracked; the primary region ('fov' with a FOV) also has the pooled clDice and the mean Betti
+        errors over images (see `topology.pooled_topology`)."""
         result = {}
         for region in ("fov", "image") if self.has_fov else ("image",):
             values = binary_metrics(*self.confusion[region].binary_counts(self.fg_class))
             if self.auc:
                 values["auc"] = self.auc[region].auc()
+                values["ap"] = self.auc[region].ap()
             result[region] = values
+        result["fov" if self.has_fov else "image"].update(pooled_topology([s["topology"] for s in self.samples]))
         return result
+
+    def bootstrap(self, resamples=1000, seed=0):
+        """95% percentile-bootstrap intervals over images of the primary region's pooled F1 ('dice') and,
+        with per-image histograms (C == 2, AUC tracked), AUC; {} with fewer than two images."""
+        if len(self.samples) < 2:
+            return {}
+        hists = [s["hist"] for s in self.samples if "hist" in s]
+        return bootstrap_ci(np.array([s["counts"] for s in self.samples]),
+                            np.array(hists) if len(hists) == len(self.samples) else None, resamples, seed)
 
     def paddleseg_metrics(self):
         """PaddleSeg's numbers over the ``label`` region.
