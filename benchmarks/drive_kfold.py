@@ -69,7 +69,7 @@ def train(args):
 def fold_histograms(fold_dir, flips):
     """Per held-out image: (name, (2, BINS) vessel-probability counts [negatives, positives] inside the FOV)."""
     import paddle
-    from paddleseg_lite.core.infer import logits_to_prob
+    from paddleseg_lite.models.outputs import logits_to_prob
     from paddleseg_lite.core.inference_options import InferenceOptions
     from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
     from paddleseg_lite.cvlibs import Config

@@ -22,7 +22,7 @@ import paddle
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.core.infer import logits_to_pred, prob_to_pred  # noqa: E402
+from paddleseg_lite.models.outputs import logits_to_pred, prob_to_pred  # noqa: E402
 from paddleseg_lite.core.predict import SkippedImages, get_image_list  # noqa: E402
 from paddleseg_lite.core.threshold import deploy_threshold, parse_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import builder, manager  # noqa: E402

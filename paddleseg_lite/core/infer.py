@@ -3,7 +3,7 @@
 Sits between the model and the metrics / predictions: `core/val.py` and `core/predict.py` call
 `inference` or `aug_inference` on a transformed image, get logits back at the image's original size
 (`reverse_transform` undoes the Resize / Padding recorded in `trans_info`), then use `logits_to_pred`
-and `logits_to_prob` (their home is `models.outputs`, shared with the exported graph; re-exported here).
+and `logits_to_prob` (`models.outputs`, shared with the exported graph).
 Works on paddle tensors only, so it runs on whatever device the model is on.
 The caller puts the model in eval mode. A whole image that would not fit in memory is inferred
 with sliding windows instead (`core/memory.py`).
@@ -14,7 +14,6 @@ import paddle
 import paddle.nn.functional as F
 
 from paddleseg_lite.core import memory
-from paddleseg_lite.models.outputs import logits_to_pred, logits_to_prob, prob_to_pred  # noqa: F401 (re-exported)
 from paddleseg_lite.transforms.trans_info import undo_trans_info
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.validate import check_number, check_pair, is_number

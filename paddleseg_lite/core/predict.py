@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import paddle
 
-from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
+from paddleseg_lite.models.outputs import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.threshold import parse_threshold, resolve_threshold
 from paddleseg_lite.datasets.fov import FovSource

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import paddle
 
-from paddleseg_lite.core.infer import logits_to_pred, logits_to_prob
+from paddleseg_lite.models.outputs import logits_to_pred, logits_to_prob
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
 from paddleseg_lite.core.threshold import tuned_threshold

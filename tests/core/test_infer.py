@@ -7,6 +7,7 @@ import paddle
 import pytest
 
 from paddleseg_lite.core import infer, memory
+from paddleseg_lite.models import outputs
 from paddleseg_lite.utils.errors import UserError
 
 
@@ -190,10 +191,10 @@ def test_inference_maps_back_to_original_size():
 
 def test_binary_model_helpers():
     logits = paddle.to_tensor(np.array([[[[-2.0, 0.0, 0.3], [5.0, -0.1, 1e-3]]]], np.float32))
-    pred = infer.logits_to_pred(logits)
+    pred = outputs.logits_to_pred(logits)
     assert pred.dtype == paddle.int32 and pred.shape == [1, 1, 2, 3]
     np.testing.assert_array_equal(pred.numpy()[0, 0], [[0, 0, 1], [1, 0, 1]])
-    prob = infer.logits_to_prob(logits).numpy()
+    prob = outputs.logits_to_prob(logits).numpy()
     p = 1 / (1 + np.exp(-logits.numpy()[0, 0]))
     assert prob.shape == (1, 2, 2, 3)
     np.testing.assert_allclose(prob[0, 1], p, rtol=1e-6)
@@ -203,10 +204,10 @@ def test_binary_model_helpers():
 def test_multiclass_helpers():
     raw = np.random.default_rng(4).normal(size=(2, 3, 4, 5)).astype(np.float32)
     logits = paddle.to_tensor(raw)
-    pred = infer.logits_to_pred(logits)
+    pred = outputs.logits_to_pred(logits)
     assert pred.dtype == paddle.int32 and pred.shape == [2, 1, 4, 5]
     np.testing.assert_array_equal(pred.numpy()[:, 0], raw.argmax(axis=1))
-    prob = infer.logits_to_prob(logits).numpy()
+    prob = outputs.logits_to_prob(logits).numpy()
     np.testing.assert_allclose(prob, np.exp(raw) / np.exp(raw).sum(1, keepdims=True), rtol=1e-5)
 
 

@@ -2,7 +2,7 @@
 precision, vessel topology (clDice, Betti errors) and bootstrap intervals over images.
 
 Sits at the end of the evaluation flow: `core/val.py` turns each image's logits into a prediction
-(`core.infer.logits_to_pred`) and probabilities (`core.infer.logits_to_prob`) at the original label
+(`models.outputs.logits_to_pred`) and probabilities (`models.outputs.logits_to_prob`) at the original label
 size and feeds them here. Everything accumulates into int64 count arrays (`ConfusionMatrix.matrix`,
 `AucHistogram.counts`) that can be summed across ranks, so memory is bounded whatever the dataset size;
 the topology metrics and the bootstrap interval keep a small record per image (12 ints and a 8 KiB
