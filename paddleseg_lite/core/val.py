@@ -115,6 +115,18 @@ def _log_beyond_paddleseg(metrics, where):
             metrics["num_images"], metrics["dice_ci_lo_fg"], metrics["dice_ci_hi_fg"], auc))
 
 
+def _predict_one(model, data, options, threshold, with_prob, fov_background):
+    """(pred H×W, prob C×H×W or None, label H×W, fov H×W or None) of one val sample, at its original size."""
+    trans_info = data["trans_info"][0] if data.get("trans_info") else None
+    logits = options.logits(model, data["img"], trans_info)
+    pred = logits_to_pred(logits, threshold).numpy()[0, 0]
+    prob = logits_to_prob(logits).numpy()[0] if with_prob else None
+    fov = data["fov"].numpy()[0, 0] if "fov" in data else None
+    if fov_background:
+        pred, prob = background_outside(fov, pred, prob)
+    return pred, prob, data["label"].numpy()[0, 0], fov
+
+
 def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_workers=0, print_detail=True,
                      save_dir=None, num_vis=0, threshold=None, tune_threshold=False, report=None,
                      fov_background=False):
@@ -155,14 +167,7 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
     progbar, panels, tic = Progbar(len(sampler), enabled=print_detail and rank == 0), [], time.time()
     for step, data in enumerate(loader, 1):
         reader_cost = time.time() - tic
-        trans_info = data["trans_info"][0] if data.get("trans_info") else None
-        logits = options.logits(model, data["img"], trans_info)
-        pred = logits_to_pred(logits, threshold).numpy()[0, 0]
-        prob = logits_to_prob(logits).numpy()[0] if auc_roc else None
-        label = data["label"].numpy()[0, 0]
-        fov = data["fov"].numpy()[0, 0] if "fov" in data else None
-        if fov_background:
-            pred, prob = background_outside(fov, pred, prob)
+        pred, prob, label, fov = _predict_one(model, data, options, threshold, auc_roc, fov_background)
         evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
         if report:
             report.add(data, label, pred, prob, fov)
