@@ -27,7 +27,8 @@ import numpy as np
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
-from paddleseg_lite.utils.metrics import AucHistogram, histogram_auc  # noqa: E402
+from paddleseg_lite.utils.metrics import AucHistogram, binary_metrics, histogram_auc  # noqa: E402
+from paddleseg_lite.utils.metrics.threshold import best_f1_threshold  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data", "DRIVE-training")
 BINS = 65536
@@ -94,20 +95,16 @@ def fold_histograms(fold_dir, flips):
 
 def scores(counts, threshold_bin=BINS // 2):
     """Vessel F1/Se/Sp/Acc/AUC of (2, BINS) counts with 'vessel' = probability bin >= threshold_bin."""
-    neg, pos = counts.astype(np.float64)
-    tp, fp = pos[threshold_bin:].sum(), neg[threshold_bin:].sum()
-    fn, tn = pos.sum() - tp, neg.sum() - fp
-    return {"F1": 2 * tp / (2 * tp + fp + fn), "Se": tp / (tp + fn), "Sp": tn / (tn + fp),
-            "Acc": (tp + tn) / (tp + tn + fp + fn), "AUC": histogram_auc(neg, pos)}
+    neg, pos = counts
+    tp, fp = int(pos[threshold_bin:].sum()), int(neg[threshold_bin:].sum())
+    m = binary_metrics(tp, fp, int(pos.sum()) - tp, int(neg.sum()) - fp)
+    return {"F1": m["dice"], "Se": m["sensitivity"], "Sp": m["specificity"], "Acc": m["accuracy"],
+            "AUC": histogram_auc(neg, pos)}
 
 
 def best_threshold_bin(counts):
-    """The bin edge maximising F1 of `counts` (cumulative sums over every bin edge)."""
-    neg, pos = counts.astype(np.float64)
-    tp = np.cumsum(pos[::-1])[::-1]
-    fp = np.cumsum(neg[::-1])[::-1]
-    f1 = 2 * tp / np.maximum(tp + fp + pos.sum(), 1)
-    return int(np.argmax(f1))
+    """The bin edge maximising F1 of `counts` (`best_f1_threshold`, val's --threshold auto)."""
+    return int(round(best_f1_threshold(counts)["threshold"] * BINS))
 
 
 def summarize(per_fold):
