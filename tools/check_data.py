@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from paddleseg_lite.cli import run  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
+from paddleseg_lite.utils.progress import track  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -82,7 +83,7 @@ def inspect(dataset, max_samples):
     """Read up to max_samples raw samples of `dataset` into a SplitStats."""
     stats = SplitStats(dataset.num_classes, dataset.ignore_index)
     count = len(dataset) if max_samples is None else min(len(dataset), max_samples)
-    for idx in range(count):
+    for idx in track(range(count), "check-data {}".format(dataset.mode), "img"):
         try:
             img, label, fov, _ = dataset.load_raw(idx)
         except UserError as err:

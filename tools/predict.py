@@ -32,7 +32,7 @@ def parse_args(argv=None):
     add_fov_arg(p)
     cli.add_inference_args(p)
     cli.add_threshold_arg(p)
-    cli.add_engine_args(p, default_precision="auto")
+    cli.add_engine_args(p)
     return p.parse_args(argv)
 
 

@@ -28,6 +28,7 @@ from paddleseg_lite.datasets.download import extract_atomically, looks_like_zip 
 from paddleseg_lite.transforms import io  # noqa: E402
 from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
+from paddleseg_lite.utils.progress import track  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -54,7 +55,7 @@ def convert_split(root, mode, val_ids, out_dir):
     """Write one split's files under out_dir; return its list lines."""
     dataset = DRIVE(root, mode=mode, val_ids=val_ids)
     lines = []
-    for sample in dataset.file_list:
+    for sample in track(dataset.file_list, "prepare-drive {}".format(mode), "img"):
         name = os.path.splitext(os.path.basename(sample.img))[0]
         columns = [_write(out_dir, "images", name, io.read_image(sample.img, to_rgb=False))]
         if sample.label is not None:

@@ -29,7 +29,7 @@ def parse_args(argv=None):
     add_fov_arg(p)
     cli.add_inference_args(p)
     cli.add_threshold_arg(p, auto=True)
-    cli.add_engine_args(p, default_precision="fp32")
+    cli.add_engine_args(p)
     return p.parse_args(argv)
 
 

@@ -1,8 +1,9 @@
 """Predict images with an exported model through Paddle Inference (PaddleSeg's deploy/python/infer.py).
 
 python deploy/python/infer.py --config output/inference_model/deploy.yaml --image_path img.png
-writes save_dir/<image stem>.png pseudo-colour predictions. On CPU it uses oneDNN and, on CPUs with
-native bf16, bfloat16 (--precision fp32 forces fp32); --device gpu [--use_trt] on GPUs. A deploy.yaml
+writes save_dir/<image stem>.png pseudo-colour predictions. On CPU it uses oneDNN in fp32 by default, as
+tools/val.py and tools/predict.py do (--precision bf16 for bfloat16; auto: bf16 on CPUs with native bf16);
+--device gpu [--use_trt] on GPUs. A deploy.yaml
 written by `tools/export.py --format onnx` (model.onnx) runs with ONNX Runtime on CPU, fp32.
 The decision threshold of a binary model is deploy.yaml's `threshold` (tools/export.py writes the one
 `tools/val.py --threshold auto` stored with the weights); --threshold overrides it for softmax / none
@@ -35,6 +36,7 @@ from paddleseg_lite.utils import logger  # noqa: E402
 from paddleseg_lite.utils.errors import UserError  # noqa: E402
 from paddleseg_lite.utils.fov import background_outside  # noqa: E402
 from paddleseg_lite.utils.imageio import write_palette_png  # noqa: E402
+from paddleseg_lite.utils.progress import Progress  # noqa: E402
 from paddleseg_lite.utils.validate import check_int  # noqa: E402
 from paddleseg_lite.utils.visual import color_map  # noqa: E402
 
@@ -55,8 +57,9 @@ def parse_args(argv=None):
     p.add_argument("--save_dir", default="./output", help="where the pseudo-colour PNGs go")
     p.add_argument("--device", choices=["cpu", "gpu"], default="gpu", help="falls back to cpu without CUDA")
     p.add_argument("--use_trt", type=str2bool, default=False, help="TensorRT on GPU")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="auto: bf16 on CPUs with native bf16, else fp32; fp16/int8 need a GPU")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp32 (default, as PaddleSeg), bf16 (CPU, oneDNN), fp16/int8 (GPU); auto: bf16 on CPUs with "
+                   "native bf16, else fp32")
     p.add_argument("--min_subgraph_size", type=int, default=3, help="smallest TensorRT subgraph")
     p.add_argument("--enable_auto_tune", type=str2bool, default=False,
                    help="collect TensorRT dynamic shapes from the images first")
@@ -67,7 +70,7 @@ def parse_args(argv=None):
     p.add_argument("--model_name", default="", help="name shown in the benchmark log")
     p.add_argument("--with_argmax", action="store_true", help="accepted for PaddleSeg compatibility: "
                    "predictions are always reduced to class ids")
-    p.add_argument("--print_detail", type=str2bool, default=True, help="log per-batch progress")
+    p.add_argument("--print_detail", type=str2bool, default=True, help="show progress (count, rate, ETA) on stderr")
     p.add_argument("--fov", default=None, help="field of view: auto (estimated from each image), none, or a folder "
                    "of masks named like the images (<stem>.* or <stem>_mask.*); outside it predictions are "
                    "background. Default: deploy.yaml's fov (export writes auto for fundus configs), else none")
@@ -172,16 +175,16 @@ def predict_all(args, images, predictor, fov, threshold=None):
     (background outside the `fov` FovSource's field of view) and log progress / the benchmark."""
     transforms, colors = build_transforms(predictor.transforms), color_map(256)
     times, skipped = [], SkippedImages(len(images))
-    for i, paths in enumerate(batches(images, args.batch_size), 1):
-        tic = time.time()
-        preds = predict_batch(predictor, transforms, paths, skipped, threshold)
-        times.append(time.time() - tic)
-        for path, pred in preds:
-            pred = background_outside(fov.mask(path), pred)[0]
-            write_palette_png(os.path.join(args.save_dir, os.path.splitext(os.path.basename(path))[0] + ".png"),
-                              pred, colors)
-        if args.print_detail:
-            logger.info("[{}/{}] {} ({:.3f} s)".format(i, -(-len(images) // args.batch_size), paths[-1], times[-1]))
+    with Progress(len(images), "infer", "img", enabled=args.print_detail) as progress:
+        for paths in batches(images, args.batch_size):
+            tic = time.time()
+            preds = predict_batch(predictor, transforms, paths, skipped, threshold)
+            times.append(time.time() - tic)
+            for path, pred in preds:
+                pred = background_outside(fov.mask(path), pred)[0]
+                write_palette_png(os.path.join(args.save_dir, os.path.splitext(os.path.basename(path))[0] + ".png"),
+                                  pred, colors)
+            progress.advance(len(paths), [("batch_cost", times[-1])])
     skipped.finish()
     if args.benchmark and times:
         logger.info("{} mean time per batch: {:.4f} s over {} batches (first excluded when possible)".format(

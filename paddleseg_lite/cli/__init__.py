@@ -115,14 +115,16 @@ def add_model_args(parser):
     parser.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
 
 
-def add_engine_args(parser, default_precision):
-    """--engine / --precision: run the model in dygraph, Paddle Inference (oneDNN on CPU) or ONNX Runtime."""
+def add_engine_args(parser):
+    """--engine / --precision, the same defaults in val.py and predict.py (fp32: the same model gives the same
+    pixels in both): run the model in dygraph, Paddle Inference (oneDNN on CPU) or ONNX Runtime."""
     parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference", "onnx"],
                         help="auto: on CPU ONNX Runtime for fp32 and Paddle Inference (oneDNN) for bf16 (both "
                              "several times faster than dygraph), dygraph on GPU; onnx: ONNX Runtime on CPU, fp32")
-    parser.add_argument("--precision", default=default_precision, choices=["fp32", "bf16", "auto"],
-                        help="Paddle Inference precision on CPU (auto: bf16 when the CPU has native bf16); "
-                             "fp32 gives exactly the dygraph predictions")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                        help="fp32 (default): the dygraph model's predictions; bf16: Paddle Inference in bfloat16 "
+                             "on CPU (~1.7x faster on CPUs with native bf16, predictions may differ slightly); "
+                             "auto: bf16 when the CPU has native bf16, else fp32")
 
 
 def _check_onnx_engine(args, on_cpu):

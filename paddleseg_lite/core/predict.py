@@ -26,7 +26,7 @@ from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.fov import background_outside
 from paddleseg_lite.utils.imageio import write_image, write_palette_png
-from paddleseg_lite.utils.progress import Progbar
+from paddleseg_lite.utils.progress import track
 from paddleseg_lite.utils.visual import overlay, palette, probability_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -145,8 +145,8 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
     colors, fov = palette(custom_color), fov or FovSource(None)
     fov.check(image_list)
     model.eval()
-    progbar, skipped = Progbar(len(image_list)), SkippedImages(len(image_list))
-    for i, path in enumerate(image_list, 1):
+    skipped = SkippedImages(len(image_list))
+    for path in track(image_list, "predict", "img"):
         data = skipped.load(transforms, path)
         if data is not None:
             logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
@@ -155,7 +155,6 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
             pred, prob = background_outside(fov.mask(path), pred, prob)
             rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
             _write_outputs(path, rel, pred, prob, save_dir, colors, logits.shape[1], custom_color)
-        progbar.update(i)
     skipped.finish()
     logger.info("Predicted images are saved in {} and {} .".format(
         os.path.join(save_dir, "added_prediction"), os.path.join(save_dir, "pseudo_color_prediction")))

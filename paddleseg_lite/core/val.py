@@ -22,7 +22,7 @@ from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.fov import background_outside
 from paddleseg_lite.utils.labels import num_classes_of
 from paddleseg_lite.utils.metrics import SegEvaluator, write_per_image_csv
-from paddleseg_lite.utils.progress import Progbar
+from paddleseg_lite.utils.progress import Progress
 from paddleseg_lite.utils.visual import panel
 
 VESSEL_KEYS = ("dice", "iou", "sensitivity", "specificity", "accuracy", "precision", "auc", "mcc", "ap", "cldice")
@@ -164,17 +164,18 @@ def evaluate_metrics(model, eval_dataset, options=None, auc_roc=False, num_worke
     if print_detail:
         logger.info("Start evaluating (total_samples: {}, total_iters: {})...".format(len(eval_dataset), len(sampler)))
     model.eval()
-    progbar, panels, tic = Progbar(len(sampler), enabled=print_detail and rank == 0), [], time.time()
-    for step, data in enumerate(loader, 1):
-        reader_cost = time.time() - tic
-        pred, prob, label, fov = _predict_one(model, data, options, threshold, auc_roc, fov_background)
-        evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
-        if report:
-            report.add(data, label, pred, prob, fov)
-        if len(panels) < num_vis:
-            panels.append(_panel(data, label, background_outside(fov, pred)[0], num_classes))
-        progbar.update(step, [("batch_cost", time.time() - tic), ("reader cost", reader_cost)])
-        tic = time.time()
+    panels, tic = [], time.time()
+    with Progress(len(sampler), "eval", "img", enabled=print_detail and rank == 0) as progress:
+        for data in loader:
+            reader_cost = time.time() - tic
+            pred, prob, label, fov = _predict_one(model, data, options, threshold, auc_roc, fov_background)
+            evaluator.update(pred, label, fov=fov, prob=prob, name=str(data["img_path"][0]))
+            if report:
+                report.add(data, label, pred, prob, fov)
+            if len(panels) < num_vis:
+                panels.append(_panel(data, label, background_outside(fov, pred)[0], num_classes))
+            progress.advance(values=[("batch_cost", time.time() - tic), ("reader cost", reader_cost)])
+            tic = time.time()
     evaluator = _reduce(evaluator)
     metrics = _flatten(evaluator, len(eval_dataset))
     if print_detail:

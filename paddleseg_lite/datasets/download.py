@@ -19,6 +19,7 @@ import zlib
 
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.progress import Progress
 
 # PaddleSeg's release archives; tests and mirrors may replace entries.
 URLS = {
@@ -123,8 +124,8 @@ def _expected_total(response, offset):
 
 
 def _stream(response, part, file_mode, done, total):
-    """Copy the response body into `part`, drawing a progress bar on stderr; return the final size."""
-    with open(part, file_mode) as f:
+    """Copy the response body into `part`, with progress (`utils.progress`) on stderr; return the final size."""
+    with open(part, file_mode) as f, Progress(total, "download", "MB", scale=1e6, initial=done) as progress:
         while True:
             try:
                 chunk = response.read(CHUNK)
@@ -134,20 +135,8 @@ def _stream(response, part, file_mode, done, total):
                 break
             f.write(chunk)
             done += len(chunk)
-            _progress(done, total)
-    sys.stderr.write("\n")
+            progress.update(done)
     return done
-
-
-def _progress(done, total):
-    if total:
-        filled = int(30 * done / total)
-        bar = "=" * filled + ">" + "." * (30 - filled)
-        sys.stderr.write("\r[{}] {:5.1f}% {:.1f}/{:.1f} MB".format(bar[:31], 100.0 * done / total,
-                                                                  done / 1e6, total / 1e6))
-    else:
-        sys.stderr.write("\r{:.1f} MB".format(done / 1e6))
-    sys.stderr.flush()
 
 
 def _check_zip(path, url):

@@ -26,8 +26,9 @@ import time
 import numpy as np
 import paddle
 
-from paddleseg_lite.deploy.export import check_input_shape, export_model
-from paddleseg_lite.deploy.onnx_export import convert_to_onnx
+from paddleseg_lite.deploy.export import STAGES, check_input_shape, export_model
+from paddleseg_lite.deploy.onnx_export import ONNX_STAGES, convert_to_onnx
+from paddleseg_lite.utils.progress import Stages
 from paddleseg_lite.utils.validate import check_choice
 
 CACHE_ENV = "PADDLESEG_LITE_CACHE_DIR"
@@ -171,10 +172,15 @@ def cached_export(model, model_config=None, transforms=None, input_shape=None, o
     root = root or cache_root()
     os.makedirs(root, exist_ok=True)
     key = model_key(model, model_config, transforms, input_shape, output_op)
+    stages = Stages("export for the inference engine (cached)", STAGES if fmt == "paddle" else ONNX_STAGES)
 
     def write_paddle(tmp):
-        export_model(model, tmp, transforms=transforms, input_shape=input_shape, output_op=output_op)
+        export_model(model, tmp, transforms=transforms, input_shape=input_shape, output_op=output_op, stages=stages)
 
     if fmt == "paddle":
-        return _cached(root, key, write_paddle)
-    return _cached(root, key + "-onnx", lambda tmp: convert_to_onnx(_cached(root, key, write_paddle)[0], tmp))
+        found = _cached(root, key, write_paddle)
+    else:
+        found = _cached(root, key + "-onnx", lambda tmp: convert_to_onnx(_cached(root, key, write_paddle)[0], tmp,
+                                                                          stages))
+    stages.finish()  # logs only when something was exported now
+    return found

@@ -14,11 +14,14 @@ import tempfile
 
 import yaml
 
-from paddleseg_lite.deploy.export import DEPLOY_FILE, MODEL_FILE, PARAMS_FILE, export_model
+from paddleseg_lite.deploy.export import DEPLOY_FILE, MODEL_FILE, PARAMS_FILE, STAGES, export_model
 from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.progress import Stages
 
 ONNX_FILE = "model.onnx"
 OPSET = 13  # Resize with dynamic sizes and every op UNet needs; supported by onnxruntime >= 1.8
+ONNX_STAGE = "ONNX conversion (paddle2onnx)"
+ONNX_STAGES = STAGES + (ONNX_STAGE,)  # what `Stages` reports for an ONNX export
 
 
 def require(module):
@@ -54,13 +57,17 @@ def _run_captured(func):
         return log.read(), error
 
 
-def convert_to_onnx(paddle_dir, save_dir):
+def convert_to_onnx(paddle_dir, save_dir, stages=None):
     """Convert the export in `paddle_dir` into `save_dir`/model.onnx and write its deploy.yaml there.
+
+    Args:
+        stages (utils.progress.Stages, optional): Reports ONNX_STAGE as it begins (default: nothing).
 
     Returns:
         str: The path of model.onnx.
     """
     paddle2onnx = require("paddle2onnx")
+    (stages or Stages("export", ONNX_STAGES, enabled=False)).begin(ONNX_STAGE)
     onnx_path = os.path.join(save_dir, ONNX_FILE)
     output, error = _run_captured(lambda: paddle2onnx.export(
         os.path.join(paddle_dir, MODEL_FILE), os.path.join(paddle_dir, PARAMS_FILE), onnx_path,
@@ -79,15 +86,18 @@ def convert_to_onnx(paddle_dir, save_dir):
 
 def export_onnx_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", threshold=None,
                       fov=None):
-    """Export `model` as `export.export_model` does, then convert it: save_dir/model.onnx + deploy.yaml.
+    """Export `model` as `export.export_model` does, then convert it: save_dir/model.onnx + deploy.yaml; its
+    stages are logged (ONNX_STAGES).
 
     Returns:
         str: The path of deploy.yaml.
     """
     require("paddle2onnx")
     os.makedirs(save_dir, exist_ok=True)
+    stages = Stages("export", ONNX_STAGES)
     with tempfile.TemporaryDirectory(prefix=".paddle-", dir=save_dir) as paddle_dir:
         export_model(model, paddle_dir, transforms=transforms, input_shape=input_shape, output_op=output_op,
-                     threshold=threshold, fov=fov)
-        convert_to_onnx(paddle_dir, save_dir)
+                     threshold=threshold, fov=fov, stages=stages)
+        convert_to_onnx(paddle_dir, save_dir, stages)
+    stages.finish()
     return os.path.join(save_dir, DEPLOY_FILE)

@@ -4,9 +4,9 @@ Flow: `export_model` → save_dir (model.pdmodel, model.pdiparams, deploy.yaml) 
 N×C×H×W float32 arrays in, class ids / probabilities / logits out (per deploy.yaml `output_op`).
 `PredictorModel` gives a Predictor the interface of a model for core.infer / core.val / core.predict.
 
-On CPU the predictor runs through oneDNN, and in bfloat16 when the CPU has native bf16
-(AVX512-BF16 or AMX): `precision='auto'`. `precision='fp32'` keeps the predictions identical to the
-dygraph model. The old (non-PIR) executor is used because oneDNN's bilinear_interp fails under PIR in
+On CPU the predictor runs through oneDNN in fp32 by default (`precision='fp32'`: the predictions of the
+dygraph model, as tools/val.py and tools/predict.py give by default); `precision='bf16'` asks for
+bfloat16, and `precision='auto'` takes it when the CPU has native bf16 (AVX512-BF16 or AMX). The old (non-PIR) executor is used because oneDNN's bilinear_interp fails under PIR in
 Paddle 3.3. On GPU, Paddle Inference's GPU kernels or TensorRT (`use_trt=True`) are used; without a
 usable GPU it falls back to CPU with a log line.
 """
@@ -172,8 +172,8 @@ class Predictor:
     Args:
         path (str): The export directory or its deploy.yaml.
         device (str): 'cpu' or 'gpu' (falls back to cpu when no GPU is usable).
-        precision (str): 'auto' (CPU: bf16 when the CPU has native bf16, else fp32; GPU: fp32),
-            'fp32', 'bf16' (CPU, oneDNN), 'fp16' / 'int8' (GPU).
+        precision (str): 'fp32' (default), 'bf16' (CPU, oneDNN), 'fp16' / 'int8' (GPU), or 'auto' (CPU: bf16
+            when the CPU has native bf16, else fp32; GPU: fp32).
         cpu_threads (int, optional): Math-library threads on CPU; default: all CPUs this process may use.
         use_onednn (bool): Use oneDNN on CPU (default; several times faster than without).
         use_trt (bool): Use TensorRT subgraphs on GPU.
@@ -186,7 +186,7 @@ class Predictor:
     (output_op 'argmax'), or float32 N×C×H×W probabilities ('softmax') / logits ('none').
     """
 
-    def __init__(self, path, device="cpu", precision="auto", cpu_threads=None, use_onednn=True, use_trt=False,
+    def __init__(self, path, device="cpu", precision="fp32", cpu_threads=None, use_onednn=True, use_trt=False,
                  min_subgraph_size=3, auto_tuned_shape_file=None, gpu_id=0, print_detail=False):
         self.model_dir, self.deploy = load_deploy_config(path)
         self.device = resolve_device(device, "Predictor")
@@ -251,7 +251,7 @@ class PredictorModel:
         return [paddle.to_tensor(self.predictor(x))]
 
 
-def inference_model(model, device="cpu", precision="auto", cpu_threads=None, model_config=None, cache_dir=None):
+def inference_model(model, device="cpu", precision="fp32", cpu_threads=None, model_config=None, cache_dir=None):
     """Export a dygraph `model` (logits) and wrap it as a `PredictorModel` for evaluation/prediction.
 
     This is what `tools/val.py --engine inference` and `tools/predict.py --engine inference` call. The

@@ -1,4 +1,4 @@
-"""Pure numpy/OpenCV helpers behind the registered transforms.
+"""Pure numpy/OpenCV/Pillow helpers behind the registered transforms.
 
 The registered ops (size.py, geometric.py, photometric.py) draw the random parameters and call
 these functions; nothing here draws random numbers or modifies its inputs. Images are HWC (or HW)
@@ -6,13 +6,15 @@ arrays, labels HW integer arrays. Reading files is `io.py`.
 """
 import cv2
 import numpy as np
+from PIL import Image, ImageEnhance
 
 
 # dtypes OpenCV's resize/warpAffine/remap accept as they are.
 _CV2_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 
-# PIL's ImageFilter.SMOOTH kernel, used as the "degenerate" image of Sharpness.
-_SMOOTH_KERNEL = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], np.float64) / 13.0
+# PaddleSeg's RandomDistort enhancements: Pillow's own (the same results, bit for bit).
+ENHANCERS = {"brightness": ImageEnhance.Brightness, "contrast": ImageEnhance.Contrast,
+             "saturation": ImageEnhance.Color, "sharpness": ImageEnhance.Sharpness}
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -149,99 +151,23 @@ def to_uint8(img):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def pil_gray(img):
-    """PIL's 'L' conversion (ITU-R 601-2 luma, fixed point) of a uint8 HWC image, as (H, W, 1)."""
-    if img.shape[2] == 1:
-        return img
-    rgb = img.astype(np.int64)
-    luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
-    return luma.astype(np.uint8)[:, :, np.newaxis]
+def to_pil(img):
+    """A uint8 HxW or HxWxC image (C 1, 3 or 4) as a PIL image ('L', 'RGB', 'RGBA')."""
+    return Image.fromarray(img[:, :, 0] if img.ndim == 3 and img.shape[2] == 1 else img)
 
 
-def blend(degenerate, img, factor):
-    """PIL ImageEnhance: degenerate + factor * (img - degenerate), clipped and truncated to uint8.
-
-    Computed in float32 like Pillow's Image.blend, so results match Pillow's bit for bit.
-    """
-    diff = (img.astype(np.int32) - degenerate).astype(np.float32)
-    out = degenerate.astype(np.float32) + np.float32(factor) * diff
-    return np.floor(np.clip(out, 0, 255)).astype(np.uint8)
+def enhance(image, op, factor):
+    """PIL.ImageEnhance `op` ('brightness', 'contrast', 'saturation': Color, 'sharpness') of a PIL image,
+    as PaddleSeg's RandomDistort calls it."""
+    return ENHANCERS[op](image).enhance(factor)
 
 
-def adjust_brightness(img, factor):
-    """PIL ImageEnhance.Brightness on a uint8 HWC image."""
-    return blend(np.zeros_like(img), img, factor)
-
-
-def adjust_contrast(img, factor):
-    """PIL ImageEnhance.Contrast: blend with the rounded mean of the grayscale image."""
-    mean = int(pil_gray(img).mean() + 0.5)
-    return blend(np.full_like(img, mean), img, factor)
-
-
-def adjust_saturation(img, factor):
-    """PIL ImageEnhance.Color: blend with the grayscale image (a no-op for 1 channel)."""
-    gray = np.broadcast_to(pil_gray(img), img.shape)
-    return blend(gray, img, factor)
-
-
-def adjust_sharpness(img, factor):
-    """PIL ImageEnhance.Sharpness: blend with PIL's SMOOTH filter result (1-pixel border kept)."""
-    smooth = img.copy()
-    if img.shape[0] > 2 and img.shape[1] > 2:
-        filtered = cv2.filter2D(img.astype(np.float64), -1, _SMOOTH_KERNEL,
-                                borderType=cv2.BORDER_REPLICATE)
-        if filtered.ndim == 2:
-            filtered = filtered[:, :, np.newaxis]
-        smooth[1:-1, 1:-1] = to_uint8(filtered[1:-1, 1:-1])
-    return blend(smooth, img, factor)
-
-
-def adjust_hue(img, delta):
-    """PIL-style hue shift: H (0..255 scale) += delta, truncated and wrapped, of a uint8 RGB image."""
-    hsv = rgb_to_hsv(img)
-    hue = np.trunc(hsv[..., 0].astype(np.float64) + delta).astype(np.int64) % 256
-    hsv[..., 0] = hue.astype(np.uint8)
-    return hsv_to_rgb(hsv)
-
-
-def rgb_to_hsv(img):
-    """PIL's RGB -> HSV conversion, every channel on a 0..255 scale (uint8 in, uint8 out)."""
-    rgb = img.astype(np.float32)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    maxc, minc = rgb.max(axis=2), rgb.min(axis=2)
-    grey = maxc == minc
-    span = np.where(grey, np.float32(1), maxc - minc)
-    rc, gc, bc = (maxc - r) / span, (maxc - g) / span, (maxc - b) / span
-    h = np.where(r == maxc, bc - gc, np.where(g == maxc, 2.0 + rc.astype(np.float64) - bc,
-                                              4.0 + gc.astype(np.float64) - rc))
-    h = np.fmod(h.astype(np.float32).astype(np.float64) / 6.0 + 1.0, 1.0).astype(np.float32)
-    s = span / np.where(maxc > 0, maxc, np.float32(1))
-    hsv = np.empty(img.shape, np.uint8)
-    hsv[..., 0] = np.where(grey, 0, np.clip((h.astype(np.float64) * 255.0).astype(np.int64), 0, 255))
-    hsv[..., 1] = np.where(grey, 0, np.clip((s.astype(np.float64) * 255.0).astype(np.int64), 0, 255))
-    hsv[..., 2] = maxc.astype(np.uint8)
-    return hsv
-
-
-def hsv_to_rgb(hsv):
-    """PIL's HSV -> RGB conversion (uint8 in, uint8 out)."""
-    h, s, v = (hsv[..., k].astype(np.float64) for k in range(3))
-    sector = np.floor(h * 6.0 / 255.0)
-    fs = (h * 6.0 / 255.0 - sector).astype(np.float32) * s.astype(np.float32)
-    fs = fs.astype(np.float64)
-    p, q, t = (np.clip(np.floor(v * x + 0.5), 0, 255).astype(np.uint8)
-               for x in (1.0 - s / 255.0, 1.0 - fs / 255.0, 1.0 - (s - fs) / 255.0))
-    v8 = hsv[..., 2]
-    choices = [(v8, t, p), (q, v8, p), (p, v8, t), (p, q, v8), (t, p, v8), (v8, p, q)]
-    sector = sector.astype(np.int64) % 6
-    rgb = np.empty(hsv.shape, np.uint8)
-    for channel in range(3):
-        rgb[..., channel] = np.select([sector == k for k in range(6)],
-                                      [choice[channel] for choice in choices])
-    grey = hsv[..., 1] == 0
-    rgb[grey] = v8[grey][:, np.newaxis]
-    return rgb
+def shift_hue(image, delta):
+    """PaddleSeg's hue shift of an RGB PIL image: HSV hue (0..255) + delta, the float sum truncated and wrapped
+    into uint8 as numpy stores it, then back to RGB."""
+    hue, saturation, value = image.convert("HSV").split()
+    shifted = np.trunc(np.asarray(hue, np.float64) + delta).astype(np.int64) % 256
+    return Image.merge("HSV", (Image.fromarray(shifted.astype(np.uint8)), saturation, value)).convert("RGB")
 
 
 def clahe(img, clip_limit, tile_grid_size):

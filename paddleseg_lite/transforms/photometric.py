@@ -1,4 +1,4 @@
-"""Registered ops on pixel values only: RandomDistort (PIL-style enhancements), Normalize, GreenChannel, CLAHE."""
+"""Registered ops on pixel values only: RandomDistort (Pillow's ImageEnhance), Normalize, GreenChannel, CLAHE."""
 import random
 
 import numpy as np
@@ -11,7 +11,7 @@ from paddleseg_lite.utils.validate import check_int, check_number, check_prob
 
 @TRANSFORMS.add_component
 class RandomDistort:
-    """PaddleSeg's colour jitter with PIL ImageEnhance semantics, in numpy.
+    """PaddleSeg's colour jitter, with Pillow's ImageEnhance as PaddleSeg does (the same pixels).
 
     The op order [brightness, contrast, saturation, sharpness, hue (3 channels
     only)] is shuffled with `random.shuffle`; each op runs when
@@ -19,7 +19,7 @@ class RandomDistort:
     uniform(1 - range, 1 + range) (hue: a shift in uniform(-range, range) on
     PIL's 0..255 hue scale). The image is rounded and clipped to uint8 first
     (PaddleSeg wraps out-of-range values instead); the result is float32 with
-    integer values in [0, 255].
+    integer values in [0, 255]. Images of 1, 3 or 4 channels (PIL's L, RGB, RGBA).
 
     Args:
         brightness_range (float): Brightness factor spread (>= 0). Default: 0.5.
@@ -35,13 +35,6 @@ class RandomDistort:
     """
 
     _ORDER = ("brightness", "contrast", "saturation", "sharpness", "hue")
-    _FUNCS = {
-        "brightness": F.adjust_brightness,
-        "contrast": F.adjust_contrast,
-        "saturation": F.adjust_saturation,
-        "sharpness": F.adjust_sharpness,
-        "hue": F.adjust_hue,
-    }
 
     def __init__(self, brightness_range=0.5, brightness_prob=0.5, contrast_range=0.5, contrast_prob=0.5,
                  saturation_range=0.5, saturation_prob=0.5, hue_range=18, hue_prob=0.5,
@@ -56,14 +49,19 @@ class RandomDistort:
 
     def __call__(self, data):
         img = F.to_uint8(data["img"])
-        ops = list(self._ORDER if img.ndim == 3 and img.shape[2] == 3 else self._ORDER[:4])
+        channels = 1 if img.ndim == 2 else img.shape[2]
+        if channels not in (1, 3, 4):
+            raise UserError("RandomDistort: needs a 1-, 3- or 4-channel image (PIL's L, RGB, RGBA), got shape {}; "
+                            "remove it from the transforms".format(img.shape))
+        ops = list(self._ORDER if channels == 3 else self._ORDER[:4])
         random.shuffle(ops)
-        work = img if img.ndim == 3 else img[:, :, np.newaxis]
+        image = F.to_pil(img)
         for op in ops:
             if np.random.uniform(0, 1) < self.probs[op]:
-                work = self._FUNCS[op](work, self._draw(op))
+                factor = self._draw(op)
+                image = F.shift_hue(image, factor) if op == "hue" else F.enhance(image, op, factor)
         out = dict(data)
-        out["img"] = work.reshape(img.shape).astype(np.float32)
+        out["img"] = np.asarray(image).reshape(img.shape).astype(np.float32)
         return out
 
     def _draw(self, op):

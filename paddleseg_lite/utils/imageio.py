@@ -1,11 +1,12 @@
-"""Writing output images atomically (temp file + rename), including palette ('P') PNGs without PIL."""
+"""Writing output images atomically (temp file + rename): OpenCV for ordinary images, Pillow for palette
+('P') PNGs (PaddleSeg's pseudo-colour predictions), which OpenCV cannot write."""
+import io
 import os
-import struct
 import uuid
-import zlib
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from paddleseg_lite.utils.fileio import writing
 
@@ -29,19 +30,16 @@ def write_image(path, img):
     write_bytes_atomic(path, buf.tobytes())
 
 
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
 def palette_png_bytes(index, palette):
-    """An 8-bit palette PNG: pixel values are class ids, `palette` (Kx3 uint8 RGB) gives their colours."""
-    index = np.ascontiguousarray(index, np.uint8)
-    height, width = index.shape
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), index], axis=1).tobytes()  # filter 0 per row
+    """An 8-bit palette PNG: pixel values are class ids, `palette` (Kx3 uint8 RGB) gives their colours
+    (256 entries, black after the K given)."""
     plte = np.zeros((256, 3), np.uint8)
     plte[:len(palette)] = palette[:256]
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0))
-            + _chunk(b"PLTE", plte.tobytes()) + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b""))
+    image = Image.fromarray(np.ascontiguousarray(index, np.uint8))
+    image.putpalette(plte.tobytes())  # mode L becomes P
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def write_palette_png(path, index, palette):

@@ -211,122 +211,74 @@ def test_normalize_and_to_uint8_literals():
     assert out.dtype == np.uint8
 
 
-def test_blend_literals():
-    deg = np.array([[[100], [0], [0]]], np.uint8)
-    img = np.array([[[200], [3], [250]]], np.uint8)
-    # deg + f * (img - deg): 150, 1.5 -> 1 (truncated), 125.
-    np.testing.assert_array_equal(F.blend(deg, img, 0.5)[0, :, 0], [150, 1, 125])
-    np.testing.assert_array_equal(F.blend(deg, img, 1.7)[0, :, 0], [255, 5, 255])  # 270 clips to 255
-    np.testing.assert_array_equal(F.blend(img, deg, 2.0)[0, :, 0], [0, 0, 0])  # negative clips to 0
-    np.testing.assert_array_equal(F.blend(img, deg, 1.0)[0, :, 0], [100, 0, 0])
+def enhance(img, op, factor):
+    """F.enhance on a uint8 HxWxC array, back as an array of the same shape."""
+    return np.asarray(F.enhance(F.to_pil(img), op, factor)).reshape(img.shape)
 
 
-def test_pil_gray_literal_and_single_channel():
-    img = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30], [0, 62, 229]]], np.uint8)
-    # (r*19595 + g*38470 + b*7471 + 32768) >> 16: 76, 150, 29, 18, and 4128767 >> 16 = 62 (one below 63).
-    out = F.pil_gray(img)
-    assert out.shape == (1, 5, 1) and out.dtype == np.uint8
-    np.testing.assert_array_equal(out[0, :, 0], [76, 150, 29, 18, 62])
-    one = img[:, :, :1]
-    assert F.pil_gray(one) is one
+def test_to_pil_modes_and_pixels():
+    img = np.random.default_rng(3).integers(0, 256, (5, 6, 4)).astype(np.uint8)
+    for channels, mode in ((1, "L"), (3, "RGB"), (4, "RGBA")):
+        pil = F.to_pil(img[:, :, :channels])
+        assert pil.mode == mode and pil.size == (6, 5)
+        np.testing.assert_array_equal(np.asarray(pil).reshape(5, 6, channels), img[:, :, :channels])
+    assert F.to_pil(img[:, :, 0]).mode == "L"
 
 
 def test_enhance_literals():
     img = np.array([[[100, 50, 200], [10, 10, 10]]], np.uint8)
-    np.testing.assert_array_equal(F.adjust_brightness(img, 0.5), [[[50, 25, 100], [5, 5, 5]]])
-    # gray = [82, 10]; mean = int(46 + 0.5) = 46; contrast 2: 46 + 2 * (v - 46).
-    np.testing.assert_array_equal(F.adjust_contrast(img, 2.0), [[[154, 54, 255], [0, 0, 0]]])
+    np.testing.assert_array_equal(enhance(img, "brightness", 0.5), [[[50, 25, 100], [5, 5, 5]]])
+    # gray (ITU-R 601-2 luma, (r*19595 + g*38470 + b*7471 + 32768) >> 16) = [82, 10]; mean = int(46 + 0.5) = 46;
+    # contrast 2: 46 + 2 * (v - 46), clipped.
+    np.testing.assert_array_equal(enhance(img, "contrast", 2.0), [[[154, 54, 255], [0, 0, 0]]])
     # saturation 2: 2 * v - gray, gray 82 for the first pixel.
-    np.testing.assert_array_equal(F.adjust_saturation(img, 2.0), [[[118, 18, 255], [10, 10, 10]]])
+    np.testing.assert_array_equal(enhance(img, "saturation", 2.0), [[[118, 18, 255], [10, 10, 10]]])
     one = img[:, :, :1]
-    np.testing.assert_array_equal(F.adjust_saturation(one, 0.0), one)
+    np.testing.assert_array_equal(enhance(one, "saturation", 0.0), one)
 
 
 def test_sharpness_literal_3x3():
     img = np.zeros((3, 3, 1), np.uint8)
     img[1, 1] = 130
     # SMOOTH of the centre: 130 * 5 / 13 = 50; the 1-pixel border is kept.
-    np.testing.assert_array_equal(F.adjust_sharpness(img, 0.0)[:, :, 0], [[0, 0, 0], [0, 50, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(enhance(img, "sharpness", 0.0)[:, :, 0], [[0, 0, 0], [0, 50, 0], [0, 0, 0]])
     # factor 2: 50 + 2 * (130 - 50) = 210 in the centre.
-    np.testing.assert_array_equal(F.adjust_sharpness(img, 2.0)[:, :, 0], [[0, 0, 0], [0, 210, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(enhance(img, "sharpness", 2.0)[:, :, 0], [[0, 0, 0], [0, 210, 0], [0, 0, 0]])
     tiny = np.full((2, 5, 1), 77, np.uint8)
     tiny[0, 2] = 3
-    np.testing.assert_array_equal(F.adjust_sharpness(tiny, 0.0), tiny)  # no interior pixels
+    np.testing.assert_array_equal(enhance(tiny, "sharpness", 0.0), tiny)  # no interior pixels
 
 
-# ----------------------------------------------------------------------------- Pillow references
+def test_sharpness_uses_smooth_kernel_and_keeps_border():
+    img = np.random.default_rng(0).integers(0, 256, (6, 7, 1)).astype(np.uint8)
+    out = enhance(img, "sharpness", 0.0)  # factor 0 = the smoothed image
+    kernel = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]]) / 13.0
+    ref = img[:, :, 0].astype(np.int64).copy()
+    for y in range(1, 5):
+        for x in range(1, 6):
+            ref[y, x] = np.floor((img[y - 1:y + 2, x - 1:x + 2, 0] * kernel).sum() + 0.5)
+    np.testing.assert_array_equal(out[:, :, 0], ref)
 
-def pil_images():
-    rng = np.random.default_rng(5)
-    img = rng.integers(0, 256, (9, 11, 3)).astype(np.uint8)
-    img[0, :4] = [[0, 0, 0], [255, 255, 255], [90, 90, 90], [255, 0, 255]]  # grays and a magenta
-    img[1, :3] = [[200, 200, 10], [10, 200, 200], [0, 0, 1]]
-    return img
+
+def test_shift_hue_literals():
+    rgb = np.array([[[255, 0, 0], [0, 255, 0], [128, 128, 128]]], np.uint8)
+    # Hue on 0..255: red 0, green 255/3 = 85; +85.4 truncates to +85: red -> green, green -> blue (170);
+    # gray has saturation 0 and stays gray.
+    out = np.asarray(F.shift_hue(F.to_pil(rgb), 85.4))
+    np.testing.assert_array_equal(out, [[[0, 255, 0], [0, 0, 255], [128, 128, 128]]])
+    # -86.3 truncates to -86: red's hue 0 wraps to 170 (blue)
+    np.testing.assert_array_equal(np.asarray(F.shift_hue(F.to_pil(rgb[:, :1]), -86.3)), [[[0, 0, 255]]])
 
 
-@pytest.mark.parametrize("factor", [0.0, 0.6, 1.0, 1.45])
-def test_enhance_ops_match_pillow(factor):
-    ImageEnhance = pytest.importorskip("PIL.ImageEnhance")
+def test_shift_hue_matches_paddleseg_formula():
     from PIL import Image
-    img = pil_images()
-    pil = Image.fromarray(img)
-    for fn, enhancer in ((F.adjust_brightness, ImageEnhance.Brightness),
-                         (F.adjust_contrast, ImageEnhance.Contrast),
-                         (F.adjust_saturation, ImageEnhance.Color),
-                         (F.adjust_sharpness, ImageEnhance.Sharpness)):
-        before = img.copy()
-        out = fn(img, factor)
-        assert out.dtype == np.uint8
-        np.testing.assert_array_equal(out, np.asarray(enhancer(pil).enhance(factor)), err_msg=fn.__name__)
-        np.testing.assert_array_equal(img, before)
-    gray = img[:, :, 1:2]
-    pil_gray = Image.fromarray(gray[:, :, 0])
-    for fn, enhancer in ((F.adjust_contrast, ImageEnhance.Contrast),
-                         (F.adjust_sharpness, ImageEnhance.Sharpness)):
-        np.testing.assert_array_equal(fn(gray, factor)[:, :, 0], np.asarray(enhancer(pil_gray).enhance(factor)))
-
-
-def test_pil_gray_matches_pillow():
-    Image = pytest.importorskip("PIL.Image")
-    img = pil_images()
-    np.testing.assert_array_equal(F.pil_gray(img)[:, :, 0], np.asarray(Image.fromarray(img).convert("L")))
-
-
-def test_hsv_conversions_match_pillow():
-    Image = pytest.importorskip("PIL.Image")
-    img = pil_images()
-    hsv = F.rgb_to_hsv(img)
-    assert hsv.dtype == np.uint8
-    np.testing.assert_array_equal(hsv, np.asarray(Image.fromarray(img).convert("HSV")))
-    hsv = np.random.default_rng(6).integers(0, 256, (12, 13, 3)).astype(np.uint8)
-    hsv[0, :3, 1] = 0  # saturation 0: gray
-    hsv[1, :6, 0] = [0, 43, 85, 128, 170, 213]  # one hue per sector
-    ref = np.asarray(Image.fromarray(hsv, mode="HSV").convert("RGB"))
-    rgb = F.hsv_to_rgb(hsv)
-    assert rgb.dtype == np.uint8
-    np.testing.assert_array_equal(rgb, ref)
-
-
-def test_hsv_literals():
-    rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128], [255, 255, 0], [100, 50, 50]]],
-                   np.uint8)
-    # Hue on 0..255: red 0, green 255/3 = 85, blue 170, yellow 42; gray has hue and saturation 0;
-    # (100, 50, 50): saturation 0.5 -> 127, value 100.
-    np.testing.assert_array_equal(F.rgb_to_hsv(rgb), [[[0, 255, 255], [85, 255, 255], [170, 255, 255],
-                                                       [0, 0, 128], [42, 255, 255], [0, 127, 100]]])
-    hsv = np.array([[[0, 255, 200], [85, 255, 255], [170, 255, 255], [77, 0, 90]]], np.uint8)
-    np.testing.assert_array_equal(F.hsv_to_rgb(hsv), [[[200, 0, 0], [0, 255, 0], [0, 0, 255], [90, 90, 90]]])
-
-
-def test_adjust_hue_matches_pillow_shift():
-    Image = pytest.importorskip("PIL.Image")
-    img = pil_images()
+    img = np.random.default_rng(5).integers(0, 256, (9, 11, 3)).astype(np.uint8)
     for delta in (-30.7, 12.2, 140.0):
         hsv = np.asarray(Image.fromarray(img).convert("HSV")).copy()
         # PaddleSeg: hsv[..., 0] = hsv[..., 0] + delta, the float sum truncated into uint8 (wrapping).
         hsv[:, :, 0] = np.trunc(hsv[:, :, 0] + delta).astype(np.int64) % 256
         ref = np.asarray(Image.fromarray(hsv, mode="HSV").convert("RGB"))
-        np.testing.assert_array_equal(F.adjust_hue(img, delta), ref)
+        np.testing.assert_array_equal(np.asarray(F.shift_hue(F.to_pil(img), delta)), ref)
 
 
 # ----------------------------------------------------------------------------- CLAHE
@@ -358,11 +310,11 @@ FUNCTIONS = {
     "remap": lambda a: F.remap(a, *F.elastic_maps(4, 4, np.ones((2, 2, 2))), NEAREST, 0),
     "normalize": lambda a: F.normalize(a, 0.5, 0.5),
     "to_uint8": F.to_uint8,
-    "brightness": lambda a: F.adjust_brightness(a, 1.3),
-    "contrast": lambda a: F.adjust_contrast(a, 1.3),
-    "saturation": lambda a: F.adjust_saturation(a, 1.3),
-    "sharpness": lambda a: F.adjust_sharpness(a, 1.3),
-    "hue": lambda a: F.adjust_hue(a, 20),
+    "brightness": lambda a: enhance(a, "brightness", 1.3),
+    "contrast": lambda a: enhance(a, "contrast", 1.3),
+    "saturation": lambda a: enhance(a, "saturation", 1.3),
+    "sharpness": lambda a: enhance(a, "sharpness", 1.3),
+    "hue": lambda a: np.asarray(F.shift_hue(F.to_pil(a), 20)),
     "clahe": lambda a: F.clahe(a, 2.0, 2),
 }
 
