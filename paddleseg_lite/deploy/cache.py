@@ -172,7 +172,7 @@ def cached_export(model, model_config=None, transforms=None, input_shape=None, o
     root = root or cache_root()
     os.makedirs(root, exist_ok=True)
     key = model_key(model, model_config, transforms, input_shape, output_op)
-    stages = Stages("export for the inference engine (cached)", STAGES if fmt == "paddle" else ONNX_STAGES)
+    stages = Stages("engine export", STAGES if fmt == "paddle" else ONNX_STAGES)
 
     def write_paddle(tmp):
         export_model(model, tmp, transforms=transforms, input_shape=input_shape, output_op=output_op, stages=stages)

@@ -356,7 +356,7 @@ def test_predictor_defaults_without_output_op(model, logits_dir, tmp_path, monke
 
 @pytest.mark.skipif(not P.cpu_has_fast_bf16(), reason="CPU without native bf16")
 def test_auto_precision_runs_bf16(model, logits_dir, capfd):
-    predictor = P.Predictor(str(logits_dir), cpu_threads=1)
+    predictor = P.Predictor(str(logits_dir), precision="auto", cpu_threads=1)
     assert predictor.precision == "bf16"
     assert "bfloat16" not in capfd.readouterr().err  # the bf16 passes' statistics are silenced
     x = x32(2)
@@ -377,7 +377,7 @@ def test_predictor_model_plays_an_eval_only_model(model, logits_dir):
 def test_inference_model_exports_logits_once_and_forwards_options(model, engines, monkeypatch, tmp_path):
     exports = []
 
-    def export(net, save_dir, transforms, input_shape, output_op):  # the real export: test_export.py
+    def export(net, save_dir, transforms, input_shape, output_op, stages):  # the real export: test_export.py
         exports.append((net, output_op))
         write_deploy_yaml(save_dir, [], output_op=output_op)
         for name in ("model.pdmodel", "model.pdiparams"):
@@ -386,12 +386,12 @@ def test_inference_model_exports_logits_once_and_forwards_options(model, engines
     engine = P.inference_model(model, cpu_threads=7, cache_dir=str(tmp_path))
     assert exports == [(model, "none")]
     assert engines[0].config.called("set_cpu_math_library_num_threads") == [((7,), {})]
-    assert engine.predictor.precision == ("bf16" if P.cpu_has_fast_bf16() else "fp32")  # precision 'auto'
+    assert engine.predictor.precision == "fp32"  # the default: the dygraph model's predictions
     assert engine.predictor.device == "cpu" and engine.predictor.output_op == "none"
     assert os.path.dirname(engine.predictor.model_dir) == str(tmp_path)
-    engine = P.inference_model(model, precision="fp32", cpu_threads=3, cache_dir=str(tmp_path))
+    engine = P.inference_model(model, precision="auto", cpu_threads=3, cache_dir=str(tmp_path))
     assert len(exports) == 1  # the same weights: the cached export
     assert engines[1].config.called("set_cpu_math_library_num_threads") == [((3,), {})]
-    assert engine.predictor.precision == "fp32"
+    assert engine.predictor.precision == ("bf16" if P.cpu_has_fast_bf16() else "fp32")
     monkeypatch.setattr(device, "gpu_available", lambda: True)
     assert P.inference_model(model, device="gpu", cache_dir=str(tmp_path)).predictor.device == "gpu"
