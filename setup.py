@@ -9,7 +9,8 @@ setup(
     # PaddlePaddle is installed separately: `pip install paddlepaddle` (CPU) or paddlepaddle-gpu.
     # onnxruntime + paddle2onnx: --engine onnx and tools/export.py --format onnx (2.1.0: the version
     # tested with Paddle 3.3; its converter API changes between minor versions)
-    install_requires=["numpy", "opencv-python-headless>=4.7", "pyyaml", "visualdl", "onnxruntime>=1.17",
+    # Pillow: palette PNGs and RandomDistort's ImageEnhance (as PaddleSeg); paddlepaddle requires it too
+    install_requires=["numpy", "opencv-python-headless>=4.7", "Pillow>=8", "pyyaml", "visualdl", "onnxruntime>=1.17",
                       "paddle2onnx==2.1.0"],
     # the test suite: pytest, and import-linter for the layer check (tests/test_import_layers.py)
     extras_require={"test": ["pytest", "import-linter"]},
