@@ -22,6 +22,9 @@ from paddleseg_lite.utils.cpu import setup_cpu_threads
 from paddleseg_lite.utils.device import resolve_device
 from paddleseg_lite.utils.errors import UserError
 
+ENGINES = ("auto", "dygraph", "inference", "onnx")
+PRECISIONS = ("fp32", "bf16", "auto")
+
 
 def run(main):
     """Call `main()`; a UserError becomes one `error: ...` line on stderr and exit code 2."""
@@ -109,18 +112,19 @@ def run_flags(args):
 
 def add_model_args(parser):
     """The flags val.py and predict.py share to build and load a model."""
-    parser.add_argument("--config", required=True, help="the YAML config file")
-    parser.add_argument("--model_path", required=True, help="weights file, e.g. output/best_model/model.pdparams")
+    parser.add_argument("--config", default=None, help="the YAML config file (required unless --model)")
+    parser.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams "
+                        "(required unless --model)")
     parser.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
     parser.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
 
 
 def add_engine_args(parser, default_precision):
     """--engine / --precision: run the model in dygraph, Paddle Inference (oneDNN on CPU) or ONNX Runtime."""
-    parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference", "onnx"],
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
                         help="auto: on CPU ONNX Runtime for fp32 and Paddle Inference (oneDNN) for bf16 (both "
                              "several times faster than dygraph), dygraph on GPU; onnx: ONNX Runtime on CPU, fp32")
-    parser.add_argument("--precision", default=default_precision, choices=["fp32", "bf16", "auto"],
+    parser.add_argument("--precision", default=default_precision, choices=PRECISIONS,
                         help="Paddle Inference precision on CPU (auto: bf16 when the CPU has native bf16); "
                              "fp32 gives exactly the dygraph predictions")
 
