@@ -32,7 +32,7 @@ def parse_args(argv=None):
     add_model_flag(p)
     cli.add_threshold_arg(p, auto=True)
     cli.add_engine_args(p, default_precision="fp32")
-    return apply_model_flag(p.parse_args(argv))
+    return apply_model_flag(p.parse_args(argv), tunes_threshold=True)
 
 
 def main(argv=None):
