@@ -5,6 +5,9 @@ setup(
     version="0.1.0",
     description="A small, config-driven semantic segmentation framework on PaddlePaddle (PaddleSeg-compatible).",
     packages=find_packages(include=["paddleseg_lite", "paddleseg_lite.*"]),
+    # the shipped models (--model NAME): config, weights and threshold of each
+    package_data={"paddleseg_lite": ["pretrained/*/config.yml", "pretrained/*/model.pdparams",
+                                     "pretrained/*/model.pdstates"]},
     python_requires=">=3.8",
     # PaddlePaddle is installed separately: `pip install paddlepaddle` (CPU) or paddlepaddle-gpu.
     # onnxruntime + paddle2onnx: --engine onnx and tools/export.py --format onnx (2.1.0: the version

@@ -1,4 +1,8 @@
-"""paddleseg_lite: a small, config-driven semantic segmentation framework on PaddlePaddle."""
+"""paddleseg_lite: a small, config-driven semantic segmentation framework on PaddlePaddle.
+
+The Python API (`init_model`, `inference_model`, `Segmenter`: `paddleseg_lite.apis`) is imported on first use,
+so `import paddleseg_lite` does not import paddle.
+"""
 __version__ = "0.1.0"
 
 import os
@@ -11,3 +15,16 @@ os.environ.setdefault("GLOG_minloglevel", "1")
 # Paddle prints these on import / first BN forward; they are noise for users of this package.
 warnings.filterwarnings("ignore", message="No ccache found")
 warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
+
+_API = ("Segmenter", "inference_model", "init_model")
+
+
+def __getattr__(name):
+    if name in _API:
+        from paddleseg_lite import apis
+        return getattr(apis, name)
+    raise AttributeError("module 'paddleseg_lite' has no attribute {!r}".format(name))
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_API))

@@ -15,6 +15,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli.model_flag import add_model_flag, apply_model_flag  # noqa: E402
 from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.datasets.fov import default_fov  # noqa: E402
@@ -31,7 +32,7 @@ EXPORTERS = {"paddle": export_model, "onnx": export_onnx_model}
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Export a model to a Paddle Inference model + deploy.yaml")
-    p.add_argument("--config", required=True, help="the YAML config file")
+    p.add_argument("--config", default=None, help="the YAML config file (required unless --model)")
     p.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams")
     p.add_argument("--save_dir", default="./output/inference_model", help="where the exported files go")
     p.add_argument("--input_shape", nargs=4, type=int, default=None, metavar=("N", "C", "H", "W"),
@@ -41,8 +42,9 @@ def parse_args(argv=None):
     p.add_argument("--format", choices=sorted(EXPORTERS), default="paddle",
                    help="paddle: model.pdmodel + model.pdiparams (Paddle Inference); onnx: model.onnx (ONNX Runtime)")
     p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
+    add_model_flag(p)
     cli.add_threshold_arg(p)
-    return p.parse_args(argv)
+    return apply_model_flag(p.parse_args(argv), weights_required=False)
 
 
 def main(argv=None):

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cli.fov import add_fov_arg, predict_fov  # noqa: E402
+from paddleseg_lite.cli.model_flag import add_model_flag, apply_model_flag  # noqa: E402
 from paddleseg_lite.core.predict import get_image_list, predict_images  # noqa: E402
 from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
@@ -31,9 +32,10 @@ def parse_args(argv=None):
     p.add_argument("--save_prob", action="store_true", help="also write foreground probability maps")
     add_fov_arg(p)
     cli.add_inference_args(p)
+    add_model_flag(p)
     cli.add_threshold_arg(p)
     cli.add_engine_args(p)
-    return p.parse_args(argv)
+    return apply_model_flag(p.parse_args(argv))
 
 
 def main(argv=None):

@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cli.fov import add_fov_arg, val_fov  # noqa: E402
+from paddleseg_lite.cli.model_flag import add_model_flag, apply_model_flag  # noqa: E402
 from paddleseg_lite.core.report import ReportWriter  # noqa: E402
 from paddleseg_lite.core.threshold import (model_classes, parse_threshold, resolve_threshold,  # noqa: E402
                                             store_threshold)
@@ -28,9 +29,10 @@ def parse_args(argv=None):
     p.add_argument("--save_dir", default=None, help="write per_image_metrics.csv and the report (index.html) here")
     add_fov_arg(p)
     cli.add_inference_args(p)
+    add_model_flag(p)
     cli.add_threshold_arg(p, auto=True)
     cli.add_engine_args(p)
-    return p.parse_args(argv)
+    return apply_model_flag(p.parse_args(argv), tunes_threshold=True)
 
 
 def main(argv=None):

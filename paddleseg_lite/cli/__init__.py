@@ -22,6 +22,9 @@ from paddleseg_lite.utils.cpu import setup_cpu_threads
 from paddleseg_lite.utils.device import resolve_device
 from paddleseg_lite.utils.errors import UserError
 
+ENGINES = ("auto", "dygraph", "inference", "onnx")
+PRECISIONS = ("fp32", "bf16", "auto")
+
 
 def run(main):
     """Call `main()`; a UserError becomes one `error: ...` line on stderr and exit code 2."""
@@ -109,8 +112,9 @@ def run_flags(args):
 
 def add_model_args(parser):
     """The flags val.py and predict.py share to build and load a model."""
-    parser.add_argument("--config", required=True, help="the YAML config file")
-    parser.add_argument("--model_path", required=True, help="weights file, e.g. output/best_model/model.pdparams")
+    parser.add_argument("--config", default=None, help="the YAML config file (required unless --model)")
+    parser.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams "
+                        "(required unless --model)")
     parser.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
     parser.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
 
@@ -118,10 +122,10 @@ def add_model_args(parser):
 def add_engine_args(parser):
     """--engine / --precision, the same defaults in val.py and predict.py (fp32: the same model gives the same
     pixels in both): run the model in dygraph, Paddle Inference (oneDNN on CPU) or ONNX Runtime."""
-    parser.add_argument("--engine", default="auto", choices=["auto", "dygraph", "inference", "onnx"],
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
                         help="auto: on CPU ONNX Runtime for fp32 and Paddle Inference (oneDNN) for bf16 (both "
                              "several times faster than dygraph), dygraph on GPU; onnx: ONNX Runtime on CPU, fp32")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="fp32 (default): the dygraph model's predictions; bf16: Paddle Inference in bfloat16 "
                              "on CPU (~1.7x faster on CPUs with native bf16, predictions may differ slightly); "
                              "auto: bf16 when the CPU has native bf16, else fp32")

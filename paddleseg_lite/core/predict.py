@@ -79,7 +79,7 @@ class SkippedImages:
     def load(self, transforms, path):
         """`transforms` applied to the image file `path`, or None when the file cannot be read."""
         try:
-            return transforms({"img": path, "trans_info": [], "gt_fields": []})
+            return transform_image(transforms, path)
         except UserError as e:
             if self.total == 1:
                 raise
@@ -137,6 +137,30 @@ def predict(model, model_path, transforms, image_list, image_dir=None, save_dir=
     predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob, custom_color, threshold)
 
 
+def transform_image(transforms, image):
+    """The val `transforms` applied to one image (a file path, or an HxWxC RGB array), for `predict_sample`."""
+    return transforms({"img": image, "trans_info": [], "gt_fields": []})
+
+
+def predict_sample(model, data, options, threshold=None, fov=None):
+    """The prediction of one sample the val transforms made (`data`: CHW `img`, `trans_info`), at the image's
+    original size: the one inference path of tools/predict.py and the Python API (`paddleseg_lite.apis`).
+
+    Args:
+        model: The model in eval mode (or an engine: `deploy.PredictorModel`, `OnnxModel`).
+        options (InferenceOptions): How to infer (flips, scales, sliding windows).
+        threshold (float, optional): Decision threshold of a binary model; None: argmax.
+        fov (np.ndarray, optional): (H, W) field of view; outside it everything is background.
+
+    Returns:
+        tuple: (class ids (H, W) uint8, class probabilities (C, H, W) float32; C = 2 for a 1-channel model).
+    """
+    logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
+    pred = logits_to_pred(logits, threshold).numpy()[0, 0].astype(np.uint8)
+    prob = logits_to_prob(logits).numpy()[0]
+    return background_outside(fov, pred, prob)
+
+
 def predict_images(model, transforms, image_list, image_dir, save_dir, options, save_prob=False, custom_color=None,
                    threshold=None, fov=None):
     """Predict every image of `image_list` with `options` (and the decision `threshold` of a binary model;
@@ -149,12 +173,9 @@ def predict_images(model, transforms, image_list, image_dir, save_dir, options, 
     for path in track(image_list, "predict", "img"):
         data = skipped.load(transforms, path)
         if data is not None:
-            logits = options.logits(model, paddle.to_tensor(data["img"][np.newaxis]), data.get("trans_info") or None)
-            pred = logits_to_pred(logits, threshold).numpy()[0, 0].astype(np.uint8)
-            prob = logits_to_prob(logits).numpy()[0] if save_prob else None
-            pred, prob = background_outside(fov.mask(path), pred, prob)
+            pred, prob = predict_sample(model, data, options, threshold, fov.mask(path))
             rel = os.path.relpath(path, image_dir) if image_dir else os.path.basename(path)
-            _write_outputs(path, rel, pred, prob, save_dir, colors, logits.shape[1], custom_color)
+            _write_outputs(path, rel, pred, prob if save_prob else None, save_dir, colors, len(prob), custom_color)
     skipped.finish()
     logger.info("Predicted images are saved in {} and {} .".format(
         os.path.join(save_dir, "added_prediction"), os.path.join(save_dir, "pseudo_color_prediction")))

@@ -1,5 +1,6 @@
 """ONNX Runtime engine: logits equal dygraph at any size, the conversion is cached per checkpoint,
-`tools/export.py --format onnx` writes a model ONNX Runtime (and deploy/python/infer.py) runs at any size, `--engine onnx` runs
+`tools/export.py --format onnx` writes a model ONNX Runtime (and deploy/python/infer.py) runs at any size with
+dygraph's logits (1e-4) and class ids, on a 584x565 DRIVE-sized image too, `--engine onnx` runs
 through tools/val.py, and missing packages / bf16 are one-line errors."""
 import argparse
 import importlib.util
@@ -15,6 +16,7 @@ import yaml
 from fault_check import leftover_temps
 from tool_runner import CONFIG, ENV, ROOT, TINY, load_tool, run_tool, save_tiny_weights
 from paddleseg_lite import cli
+from paddleseg_lite.datasets.synthetic import generate_fundus
 from paddleseg_lite.deploy import cache, onnx_export
 from paddleseg_lite.deploy.onnx_predictor import onnx_model
 from paddleseg_lite.deploy.predictor import inference_model
@@ -46,17 +48,38 @@ def test_onnx_logits_equal_dygraph_and_the_conversion_is_cached(monkeypatch, tmp
     assert inference_model(net, precision="fp32", cache_dir=root)(x)[0].shape == [2, 2, 45, 37]
 
 
-def test_export_format_onnx_runs_in_onnxruntime_at_any_size(tmp_path):
-    save_dir = tmp_path / "onnx_model"
-    load_tool("export").main(["--config", CONFIG, "--save_dir", str(save_dir), "--format", "onnx",
-                              "--opts", *TINY])
+def drive_sized_inputs():
+    """Normalised inputs: noise at two sizes (dynamic batch, height and width; 45x37 not a multiple of 32) and a
+    synthetic fundus image of DRIVE's 584x565."""
+    noise = [np.random.RandomState(0).rand(*shape).astype(np.float32) for shape in [(1, 3, 64, 64), (2, 3, 45, 37)]]
+    fundus = generate_fundus(np.random.default_rng(0), (565, 584))[0]
+    return noise + [(fundus.transpose(2, 0, 1)[np.newaxis] / 127.5 - 1).astype(np.float32)]
+
+
+def test_export_format_onnx_equals_dygraph_at_any_size_and_on_a_drive_image(tmp_path):
+    """ONNX Runtime on the exported file against Paddle dygraph: logits (--output_op none) within 1e-4 with the
+    same argmax, and the class ids of an argmax export equal to dygraph's argmax."""
+    net = save_tiny_weights(tmp_path / "model.pdparams", seed=5)
+    net.eval()
+    inputs = drive_sized_inputs()
+    assert inputs[-1].shape == (1, 3, 584, 565)
+    expected = [net(paddle.to_tensor(x))[0].numpy() for x in inputs]
+    for output_op in ("none", "argmax"):
+        save_dir = tmp_path / output_op
+        load_tool("export").main(["--config", CONFIG, "--model_path", str(tmp_path / "model.pdparams"), "--save_dir",
+                                  str(save_dir), "--format", "onnx", "--output_op", output_op, "--opts", *TINY])
+        session = onnxruntime.InferenceSession(str(save_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+        for x, logits in zip(inputs, expected):
+            out = session.run(None, {session.get_inputs()[0].name: x})[0]
+            if output_op == "none":
+                np.testing.assert_allclose(out, logits, atol=1e-4, rtol=0)
+                out = out.argmax(axis=1)
+            else:
+                assert out.dtype == np.int32
+            assert np.array_equal(out, logits.argmax(axis=1))
     assert sorted(os.listdir(save_dir)) == ["deploy.yaml", "model.onnx"] and not leftover_temps(str(tmp_path))
     deploy = yaml.safe_load((save_dir / "deploy.yaml").read_text())["Deploy"]
     assert deploy["model"] == "model.onnx" and "params" not in deploy and deploy["output_op"] == "argmax"
-    session = onnxruntime.InferenceSession(str(save_dir / "model.onnx"), providers=["CPUExecutionProvider"])
-    for shape in [(1, 3, 64, 64), (2, 3, 45, 37)]:
-        out = session.run(None, {session.get_inputs()[0].name: np.zeros(shape, np.float32)})[0]
-        assert out.shape == (shape[0],) + shape[2:] and out.dtype == np.int32
     infer = load_infer()
     cv2.imwrite(str(tmp_path / "a.png"), np.full((37, 45, 3), 128, np.uint8))
     infer.main(["--config", str(save_dir / "deploy.yaml"), "--image_path", str(tmp_path / "a.png"),
