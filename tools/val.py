@@ -11,6 +11,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli import paddleseg_flags  # noqa: E402
 from paddleseg_lite.cli.fov import add_fov_arg, val_fov  # noqa: E402
 from paddleseg_lite.core.report import ReportWriter  # noqa: E402
 from paddleseg_lite.core.threshold import (model_classes, parse_threshold, resolve_threshold,  # noqa: E402
@@ -30,11 +31,14 @@ def parse_args(argv=None):
     cli.add_inference_args(p)
     cli.add_threshold_arg(p, auto=True)
     cli.add_engine_args(p, default_precision="fp32")
+    paddleseg_flags.add_data_format_arg(p)
+    paddleseg_flags.add_multilabel_arg(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    paddleseg_flags.check_flags(args)
     threshold = parse_threshold(args.threshold, allow_auto=True)
     if args.save_dir:
         cli.check_save_dir(args.save_dir)
