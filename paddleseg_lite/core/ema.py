@@ -19,7 +19,8 @@ the checkpoint and restored exactly (`core.checkpoint`).
 
 Both training steps keep it: `DygraphStep` calls `update` after each optimizer step; the static CPU step
 computes the same rule inside its program (`static.StaticTrainer`, fed `factors(it)`) and copies the result
-here at `sync`. Both use float32 factors, `ema * decay + weights * (1 - decay)`.
+here at `sync`. Both compute `ema * decay + weights * (1 - decay)` with float32 factors, the same float32
+operations as numpy (equal bit for bit: tests/core/test_ema.py).
 """
 import copy
 

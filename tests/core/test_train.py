@@ -592,8 +592,8 @@ class ScaledStep(steps_module.DygraphStep):
 
 def test_step_state_goes_into_the_checkpoint_and_back_and_buffers_are_averaged_at_save_points(tmp_path, monkeypatch):
     averaged = []
-    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size, shapes,
-                        ema:
+    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size,
+                        shapes, ema:
                         ScaledStep(net, loss_set, optimizer))
     monkeypatch.setattr(trainer_module, "average_buffers", lambda model, world_size: averaged.append((model,
                                                                                                         world_size)))

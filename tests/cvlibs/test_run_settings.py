@@ -110,6 +110,7 @@ def test_an_unknown_key_without_a_close_match_lists_every_valid_key(tmp_path):
         str(tmp_path / "run.yml") + ": unknown top-level key 'zzz'. Valid keys: batch_size, iters, train_dataset, "
         "val_dataset, model, loss, optimizer, lr_scheduler, test_config, export, to_static_training, print_mem_info, "
         "log_ranks, uniform_output_enabled, pdx_model_name, save_interval, log_iters, seed, save_best_metric, "
-        "keep_checkpoint_max, early_stop_intervals, precision, amp_level, num_workers, do_eval, use_vdl, use_ema, repeats")
+        "keep_checkpoint_max, early_stop_intervals, precision, amp_level, num_workers, do_eval, use_vdl, use_ema, "
+        "repeats")
     with pytest.raises(UserError, match=r"unknown top-level key 'sed'\. Did you mean 'seed'\? Valid keys: "):
         Config(write(tmp_path, {"iters": 1, "batch_size": 1, "sed": 0}))
