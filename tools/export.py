@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 from paddleseg_lite import cli  # noqa: E402
 from paddleseg_lite.cli.model_flag import add_model_flag, apply_model_flag  # noqa: E402
+from paddleseg_lite.cli import paddleseg_flags  # noqa: E402
 from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
 from paddleseg_lite.datasets.fov import default_fov  # noqa: E402
@@ -44,11 +45,13 @@ def parse_args(argv=None):
     p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
     add_model_flag(p)
     cli.add_threshold_arg(p)
+    paddleseg_flags.add_for_fd_arg(p)
     return apply_model_flag(p.parse_args(argv), weights_required=False)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    paddleseg_flags.check_flags(args)
     threshold = parse_threshold(args.threshold, allow_auto=False)
     check_input_shape(args.input_shape, error=UserError)
     cli.check_save_dir(args.save_dir)
@@ -67,7 +70,8 @@ def main(argv=None):
         raise UserError("{}: val_dataset.transforms is missing; deploy.yaml needs the val transforms".format(
             args.config))
     path = EXPORTERS[args.format](model, args.save_dir, transforms=transforms, input_shape=args.input_shape,
-                                  output_op=args.output_op, threshold=decision.value, fov=default_fov(cfg.dic))
+                                  output_op=args.output_op, threshold=decision.value, fov=default_fov(cfg.dic),
+                                  **({"for_fd": True} if args.for_fd else {}))
     logger.info("The inference model is saved in {} ({})".format(args.save_dir, os.path.basename(path)))
 
 

@@ -15,6 +15,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli import paddleseg_flags  # noqa: E402
 from paddleseg_lite.cli.fov import add_fov_arg, predict_fov  # noqa: E402
 from paddleseg_lite.cli.model_flag import add_model_flag, apply_model_flag  # noqa: E402
 from paddleseg_lite.core.predict import get_image_list, predict_images  # noqa: E402
@@ -35,14 +36,17 @@ def parse_args(argv=None):
     add_model_flag(p)
     cli.add_threshold_arg(p)
     cli.add_engine_args(p)
+    paddleseg_flags.add_multilabel_arg(p)
+    paddleseg_flags.add_device_id_arg(p)
     return apply_model_flag(p.parse_args(argv))
 
 
 def main(argv=None):
     args = parse_args(argv)
+    paddleseg_flags.check_flags(args)
     threshold = parse_threshold(args.threshold, allow_auto=False)
     cli.check_save_dir(args.save_dir)
-    cli.set_device(args.device)
+    cli.set_device(args.device, args.device_id)
     cfg = Config(args.config, opts=args.opts)
     image_list, image_dir = get_image_list(args.image_path)
     fov = predict_fov(cfg, args.fov)

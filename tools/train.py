@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli import paddleseg_flags  # noqa: E402
 from paddleseg_lite.core import Trainer  # noqa: E402
 from paddleseg_lite.core.checkpoint import recover  # noqa: E402
 from paddleseg_lite.cvlibs import Config  # noqa: E402
@@ -19,17 +20,21 @@ from paddleseg_lite.utils import logger  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Model training")
     p.add_argument("--config", required=True, help="the YAML config file")
-    p.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
+    p.add_argument("--device", default="gpu", choices=cli.DEVICES, help="gpu falls back to cpu without CUDA")
     p.add_argument("--save_dir", default="./output", help="where checkpoints and logs go")
     p.add_argument("--resume_model", default=None, help="checkpoint dir (save_dir/iter_N) or 'auto'")
     p.add_argument("--learning_rate", type=float, default=None, help="overrides lr_scheduler.learning_rate")
     cli.add_run_flags(p)
+    paddleseg_flags.add_profiler_arg(p)
+    paddleseg_flags.add_data_format_arg(p)
+    paddleseg_flags.add_multilabel_arg(p)
     p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    paddleseg_flags.check_flags(args)
     cli.check_save_dir(args.save_dir)
     rank0 = int(os.environ.get("PADDLE_TRAINER_ID", "0")) == 0
     if rank0:
@@ -48,7 +53,7 @@ def main(argv=None):
     cfg.record_train_settings(trainer.settings)  # the precision that trains ('auto' resolved)
     if rank0:
         cfg.save(os.path.join(args.save_dir, "config.yml"))
-    trainer.train()
+    trainer.train(profiler_options=args.profiler_options)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli import paddleseg_flags  # noqa: E402
 from paddleseg_lite.cli.fov import add_fov_arg, val_fov  # noqa: E402
 from paddleseg_lite.cli.model_flag import add_model_flag, apply_model_flag  # noqa: E402
 from paddleseg_lite.core.report import ReportWriter  # noqa: E402
@@ -32,11 +33,14 @@ def parse_args(argv=None):
     add_model_flag(p)
     cli.add_threshold_arg(p, auto=True)
     cli.add_engine_args(p)
+    paddleseg_flags.add_data_format_arg(p)
+    paddleseg_flags.add_multilabel_arg(p)
     return apply_model_flag(p.parse_args(argv), tunes_threshold=True)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    paddleseg_flags.check_flags(args)
     threshold = parse_threshold(args.threshold, allow_auto=True)
     if args.save_dir:
         cli.check_save_dir(args.save_dir)

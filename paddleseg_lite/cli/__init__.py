@@ -12,6 +12,7 @@ import paddle
 
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.cvlibs.config import parse_value
+from paddleseg_lite.cli.paddleseg_flags import DEVICES, device_place
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
 from paddleseg_lite.deploy import inference_model, onnx_model
 from paddleseg_lite.deploy.onnx_export import require
@@ -75,10 +76,13 @@ def check_save_dir(path, flag="--save_dir"):
                 os.rmdir(directory)
 
 
-def set_device(device):
-    """Select the device ('gpu' falls back to CPU, with a log line, when CUDA is unavailable) and, under
+def set_device(device, device_id=None):
+    """Select the device ('gpu' falls back to CPU, with a log line, when CUDA is unavailable; xpu/npu/mlu:
+    `paddleseg_flags.device_place`), `device_id` (PaddleSeg's predict flag) the card, and, under
     `paddle.distributed.launch`, join the process group."""
-    device = resolve_device(device, "--device")
+    if device not in DEVICES[2:]:
+        device = resolve_device(device, "--device")
+    device = device_place(device, device_id)
     if device == "gpu":
         device = "gpu:{}".format(paddle.distributed.ParallelEnv().dev_id)
     paddle.set_device(device)
@@ -115,7 +119,7 @@ def add_model_args(parser):
     parser.add_argument("--config", default=None, help="the YAML config file (required unless --model)")
     parser.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams "
                         "(required unless --model)")
-    parser.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
+    parser.add_argument("--device", default="gpu", choices=DEVICES, help="gpu falls back to cpu without CUDA")
     parser.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
 
 

@@ -51,6 +51,31 @@ class SeededDataset(paddle.io.Dataset):
         return self.dataset[index]
 
 
+class RepeatedDataset(paddle.io.Dataset):
+    """`dataset` `repeats` times over, as PaddleSeg's `--repeats` multiplies the train file list: item i is
+    `dataset[i % len(dataset)]`, so an epoch holds every sample `repeats` times (each copy augmented with
+    its own seed by `SeededDataset`). Other attributes are the dataset's."""
+
+    def __init__(self, dataset, repeats):
+        self.dataset, self.repeats = dataset, repeats
+
+    def __len__(self):
+        return len(self.dataset) * self.repeats
+
+    def __getitem__(self, index):
+        return self.dataset[index % len(self.dataset)]
+
+    def __getattr__(self, name):
+        if name == "dataset":  # not set yet (unpickling in a worker)
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def repeat_dataset(dataset, repeats):
+    """`dataset` itself for repeats 1, else a `RepeatedDataset`."""
+    return dataset if repeats == 1 else RepeatedDataset(dataset, repeats)
+
+
 def batch_shapes(dataset, batch_size, seed):
     """The (image, label) shapes of a training batch, (N, C, H, W) and (N, H, W), from the dataset's first
     sample (the static step builds its program from them before training). The global random state

@@ -8,6 +8,9 @@ value of each loss term (as MMEngine's `OptimWrapper.update_params` hides scalin
 - `paddleseg_lite.static.StaticStep`: the CPU step as a static program (fp32, or bf16 convolutions).
 - `AutoStep`: the static step until a batch of another shape, then dygraph.
 
+With `use_ema`, each step also moves the EMA of the weights (`core.ema.ModelEMA`) after its update: in
+dygraph by `ModelEMA.update`, in the static step inside its program (copied back at `sync`).
+
 A loss term that is NaN/Inf stops the run (`losses.check_finite`): before the update in dygraph, and
 before the static state is copied back in the static step, so no saved state is touched.
 `make_step` picks the strategy from the run's settings; `to_static_training` 'auto' (the default)
@@ -44,11 +47,12 @@ class DygraphStep:
         net (paddle.nn.Layer): The model to call (a DataParallel wrapper in multi-process runs).
         loss_set (LossSet): The weighted losses.
         optimizer (paddle.optimizer.Optimizer): Updates the model's parameters.
+        ema (ModelEMA, optional): Updated after each optimizer step.
     """
     name, precision = "dygraph", "fp32"
 
-    def __init__(self, net, loss_set, optimizer):
-        self.net, self.loss_set, self.optimizer = net, loss_set, optimizer
+    def __init__(self, net, loss_set, optimizer, ema=None):
+        self.net, self.loss_set, self.optimizer, self.ema = net, loss_set, optimizer, ema
 
     def _forward(self, batch):
         terms = self.loss_set(self.net(batch["img"]), batch["label"].astype("int64"))
@@ -64,6 +68,8 @@ class DygraphStep:
         check_finite(values, it, batch)
         self._update(loss)
         self.optimizer.clear_grad()
+        if self.ema is not None:
+            self.ema.update(it)
         return values
 
     def sync(self):
@@ -86,8 +92,8 @@ class AmpStep(DygraphStep):
     """
     name, precision = "amp-fp16", "fp16"
 
-    def __init__(self, net, loss_set, optimizer, model, level):
-        super().__init__(net, loss_set, optimizer)
+    def __init__(self, net, loss_set, optimizer, model, level, ema=None):
+        super().__init__(net, loss_set, optimizer, ema)
         self.level = level
         self.scaler = paddle.amp.GradScaler(init_loss_scaling=1024)
         if level == "O2":
@@ -201,7 +207,7 @@ def _check_required(settings, world_size):
                        "dygraph".format(paddle.get_device()))
 
 
-def _dygraph_step(settings, net, model, loss_set, optimizer, reason):
+def _dygraph_step(settings, net, model, loss_set, optimizer, reason, ema):
     if settings.precision == "bf16":
         _refuse_bf16(reason)
     fp16 = settings.precision == "fp16"
@@ -210,15 +216,18 @@ def _dygraph_step(settings, net, model, loss_set, optimizer, reason):
                         "precision fp32 on the CPU".format(paddle.get_device()))
     if settings.to_static_training == "auto":
         logger.info("Training step: dygraph (to_static_training auto: {})".format(reason))
-    return AmpStep(net, loss_set, optimizer, model, settings.amp_level) if fp16 else DygraphStep(net, loss_set, optimizer)
+    if fp16:
+        return AmpStep(net, loss_set, optimizer, model, settings.amp_level, ema)
+    return DygraphStep(net, loss_set, optimizer, ema)
 
 
-def make_step(settings, net, model, loss_set, optimizer, world_size, batch_shapes):
+def make_step(settings, net, model, loss_set, optimizer, world_size, batch_shapes, ema=None):
     """The step strategy for a run's settings; a static step's program is built here, before training.
 
     Args:
         batch_shapes (callable): Returns the (image, label) shapes of a training batch, for the static
             step's program.
+        ema (ModelEMA, optional): The EMA of the weights the step keeps (use_ema).
 
     Raises:
         UserError: fp16 without a CUDA GPU, bf16 where the static step cannot train, or a static step
@@ -228,16 +237,16 @@ def make_step(settings, net, model, loss_set, optimizer, world_size, batch_shape
         _check_required(settings, world_size)
     reason = _dygraph_reason(settings, world_size)
     if reason is not None:
-        return _dygraph_step(settings, net, model, loss_set, optimizer, reason)
+        return _dygraph_step(settings, net, model, loss_set, optimizer, reason, ema)
     precision = static_precision(settings.precision)
     try:
-        static = StaticStep.create(model, loss_set, optimizer, precision, batch_shapes())
+        static = StaticStep.create(model, loss_set, optimizer, precision, batch_shapes(), ema)
     except UserError as e:
         if settings.to_static_training is True:
             raise
-        return _dygraph_step(settings, net, model, loss_set, optimizer, not_static_reason(e))
+        return _dygraph_step(settings, net, model, loss_set, optimizer, not_static_reason(e), ema)
     logger.info("Training step: static graph, precision {} (to_static_training {})".format(
         precision, settings.to_static_training))
     if settings.to_static_training is True:
         return static
-    return AutoStep(static, DygraphStep(net, loss_set, optimizer))
+    return AutoStep(static, DygraphStep(net, loss_set, optimizer, ema))

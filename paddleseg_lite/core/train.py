@@ -16,6 +16,8 @@ def train(model, train_dataset, val_dataset=None, optimizer=None, save_dir="outp
 
     Args:
         losses (LossSet | dict): PaddleSeg's `{'types': [loss, ...], 'coef': [float, ...]}` or a LossSet.
+        use_ema (bool): Keep, evaluate and save an EMA of the weights (`core.ema`).
+        profiler_options (str): PaddleSeg's profiler string (`core.profiler`).
         Others: as tools/train.py's flags of the same names (see `TrainSettings`).
 
     Returns:
@@ -23,13 +25,11 @@ def train(model, train_dataset, val_dataset=None, optimizer=None, save_dir="outp
     """
     if optimizer is None or losses is None:
         raise UserError("train() needs an optimizer and losses ({'types': [...], 'coef': [...]})")
-    if use_ema or profiler_options:
-        raise UserError("train(): use_ema and profiler_options are not supported yet")
     settings = TrainSettings(iters=iters, batch_size=batch_size, save_interval=save_interval, log_iters=log_iters,
                              seed=seed, save_best_metric=save_best_metric, keep_checkpoint_max=keep_checkpoint_max,
                              early_stop_intervals=early_stop_intervals, precision=precision, amp_level=amp_level,
                              to_static_training=to_static_training, num_workers=num_workers,
-                             do_eval=val_dataset is not None, use_vdl=use_vdl)
+                             do_eval=val_dataset is not None, use_vdl=use_vdl, use_ema=use_ema)
     trainer = Trainer(model, train_dataset, optimizer, losses, settings, val_dataset=val_dataset, save_dir=save_dir,
                       test_config=test_config)
-    return trainer.train(resume_model)
+    return trainer.train(resume_model, profiler_options)

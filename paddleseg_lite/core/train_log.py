@@ -58,9 +58,10 @@ class TrainLogger:
             scalars.update({"loss_{}".format(i): v for i, v in enumerate(terms)})
         self.writer.scalars(scalars, it, "Train")
 
-    def evaluation(self, metrics, panels, it):
-        """Write an evaluation's scalars and its input | label | prediction panels."""
-        self.writer.scalars(eval_scalars(metrics), it, "Evaluate")
+    def evaluation(self, metrics, panels, it, prefix=""):
+        """Write an evaluation's scalars (named `Evaluate/<prefix><metric>`: the EMA model's are PaddleSeg's
+        `Evaluate/Ema_mIoU`, ...) and its input | label | prediction panels."""
+        self.writer.scalars({prefix + k: v for k, v in eval_scalars(metrics).items()}, it, "Evaluate")
         for i, img in enumerate(panels):
             self.writer.image("Evaluate/sample_{}".format(i), img, it)
 

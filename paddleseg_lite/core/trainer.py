@@ -8,7 +8,8 @@ batch, the step strategy (`core.steps`) updates the model, the LR scheduler step
 every `save_interval` iterations (and at the last) the save point hands the weights to the
 `CheckpointManager`, then evaluates (a failing evaluation loses no weights). A resumed run continues with the
 same learning rate, data order (seeded per (seed, epoch, index): `core.loader`) and best-model
-bookkeeping, and ends with bitwise identical weights on the CPU.
+bookkeeping, and ends with bitwise identical weights on the CPU. With `use_ema` the step also keeps an
+EMA of the weights (`core.ema`), saved in each checkpoint, evaluated after the model and restored on resume.
 """
 import dataclasses
 import functools
@@ -20,8 +21,10 @@ import paddle
 
 from paddleseg_lite.core.checkpoint import CheckpointManager
 from paddleseg_lite.core.distributed import average_buffers, log_final_checksum, wrap_parallel
+from paddleseg_lite.core.ema import ModelEMA
 from paddleseg_lite.core.inference_options import InferenceOptions
-from paddleseg_lite.core.loader import EpochBatchSampler, SeededDataset, batch_shapes, build_loader
+from paddleseg_lite.core.loader import EpochBatchSampler, SeededDataset, batch_shapes, build_loader, repeat_dataset
+from paddleseg_lite.core.profiler import TrainProfiler
 from paddleseg_lite.core.steps import make_step, scheduler_step
 from paddleseg_lite.core.train_log import TrainLogger, eval_scalars
 from paddleseg_lite.core.val import METRIC_NAMES, PROB_METRIC_NAMES, REPORT_NAMES, evaluate_metrics
@@ -76,7 +79,9 @@ class Trainer:
                  test_config=None):
         self.test_config = dict(test_config or {})
         check_best_metric(settings.save_best_metric, self.test_config)
-        self.model, self.train_dataset, self.optimizer = model, train_dataset, optimizer
+        self.model, self.optimizer = model, optimizer
+        self.train_dataset = repeat_dataset(train_dataset, settings.repeats)
+        self.ema = ModelEMA(model) if settings.use_ema else None
         self.loss_set, self.settings = LossSet.coerce(loss_set), settings.with_seed()
         self.val_dataset, self.save_dir = val_dataset, save_dir
         self.inference_options = InferenceOptions.from_test_config(self.test_config)
@@ -106,18 +111,22 @@ class Trainer:
         """
         shapes = functools.partial(batch_shapes, self.train_dataset, self.settings.batch_size, self.settings.seed)
         self._step = make_step(self.settings, wrap_parallel(self.model, self.world_size), self.model,
-                               self.loss_set, self.optimizer, self.world_size, shapes)
+                               self.loss_set, self.optimizer, self.world_size, shapes, self.ema)
         self.settings = dataclasses.replace(self.settings, precision=self._step.precision)
-        self._states = self.checkpoints.restore(resume_model, self.model, self.optimizer)
+        if self.ema is not None:
+            self.ema.reset()
+        self._states = self.checkpoints.restore(resume_model, self.model, self.optimizer, self.ema)
         self._step.set_state_dict(self._states)
 
-    def train(self, resume_model=None):
+    def train(self, resume_model=None, profiler_options=None):
         """Train to `settings.iters`, resuming from a checkpoint directory or 'auto' when given (or from
-        what `restore` restored).
+        what `restore` restored); `profiler_options` (PaddleSeg's string, `core.profiler`) profiles a range
+        of iterations.
 
         Returns:
             dict: The last evaluation's metrics (empty without val_dataset).
         """
+        profiler = TrainProfiler(profiler_options, self.save_dir) if profiler_options else None
         if resume_model is not None or self._step is None:
             self.restore(resume_model)
         s, step, states = self.settings, self._step, self._states
@@ -131,22 +140,24 @@ class Trainer:
             if states.get("eval_pending") and self.val_dataset is not None:
                 metrics = self._evaluate(log, start_iter, dict(seed=seed, **step.state_dict()))
             if not self._stops_early(start_iter):
-                metrics = self._train_from(step, loader, log, start_iter, seed) or metrics
+                metrics = self._train_from(step, loader, log, start_iter, seed, profiler) or metrics
         finally:
             log.close()
+            if profiler is not None:
+                profiler.finish()
         step.sync()
         log_final_checksum(self.model, self.world_size)
         return metrics
 
-    def _train_from(self, step, loader, log, start_iter, seed):
+    def _train_from(self, step, loader, log, start_iter, seed, profiler):
         s = self.settings
         self.model.train()
         if start_iter >= s.iters:
             logger.info("The checkpoint is at iter {}, iters is {}: nothing left to train".format(start_iter, s.iters))
         logger.info("Start training from iter {} to {} (data seed {})".format(start_iter + 1, s.iters, seed))
-        return self._loop(step, loader, log, start_iter, seed)
+        return self._loop(step, loader, log, start_iter, seed, profiler)
 
-    def _loop(self, step, loader, log, it, seed):
+    def _loop(self, step, loader, log, it, seed, profiler):
         s, metrics, tic = self.settings, {}, time.time()
         for batch in loader:
             it += 1
@@ -155,6 +166,8 @@ class Trainer:
             values = step(batch, it)
             scheduler_step(self.optimizer, sum(values))
             log.train_step(it, values, lr, time.time() - tic, reader_cost)
+            if profiler is not None and profiler.step():
+                break
             if it % s.save_interval == 0 or it == s.iters:
                 metrics = self._save_point(step, log, it, seed)
                 if self._stops_early(it):
@@ -174,17 +187,32 @@ class Trainer:
         step.sync()
         check_weights_finite(self.model, it)
         average_buffers(self.model, self.world_size)
+        if self.ema is not None:
+            average_buffers(self.ema.model, self.world_size)
         extra_states = dict(seed=seed, **step.state_dict())
         evaluate = self.val_dataset is not None
-        self.checkpoints.save(it, self.model, self.optimizer, extra_states, eval_pending=evaluate)
+        self.checkpoints.save(it, self.model, self.optimizer, extra_states, eval_pending=evaluate, ema=self.ema)
         return self._evaluate(log, it, extra_states) if evaluate else {}
 
+    def _run_evaluation(self, model):
+        return evaluate_metrics(model, self.val_dataset, self.inference_options,
+                                auc_roc=bool(self.test_config.get("auc_roc")),
+                                num_workers=min(self.settings.num_workers, 1), num_vis=3)
+
     def _evaluate(self, log, it, extra_states):
-        metrics, panels = evaluate_metrics(self.model, self.val_dataset, self.inference_options,
-                                           auc_roc=bool(self.test_config.get("auc_roc")),
-                                           num_workers=min(self.settings.num_workers, 1), num_vis=3)
+        """Evaluate the model (and then the EMA model: its [EVAL] lines follow a line that says so), record
+        both (the EMA's first: the model's record ends the checkpoint's pending state)."""
+        metrics, panels = self._run_evaluation(self.model)
         log.evaluation(metrics, panels, it)
-        self.checkpoints.record_evaluation(it, self.model, self.optimizer, eval_scalars(metrics), extra_states)
+        if self.ema is not None:
+            logger.info("[EVAL] Evaluating the EMA model (use_ema) at iter {}".format(it))
+            ema_metrics, _ = self._run_evaluation(self.ema.model)
+            log.evaluation(ema_metrics, [], it, prefix="Ema_")
+            self.checkpoints.record_ema_evaluation(it, self.ema.model, eval_scalars(ema_metrics))
+        self.checkpoints.record_evaluation(it, self.model, self.optimizer, eval_scalars(metrics), extra_states,
+                                           ema=self.ema is not None)
+        if self.ema is not None:
+            self.checkpoints.log_ema_best()
         self.model.train()
         return metrics
 

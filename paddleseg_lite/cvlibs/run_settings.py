@@ -43,6 +43,9 @@ class TrainSettings:
     num_workers: int = _knob(0, "data-loading worker processes (0: load in the training process)")
     do_eval: bool = _knob(False, "evaluate val_dataset at each save point")
     use_vdl: bool = _knob(False, "log to VisualDL in save_dir")
+    use_ema: bool = _knob(False, "keep an EMA of the weights (PaddleSeg's rule), evaluate it after the model and "
+                                 "save it: iter_N/ema_model.pdparams, ema_best_model/")
+    repeats: int = _knob(1, "repeat the train samples N times per epoch (PaddleSeg's --repeats)")
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -62,7 +65,7 @@ RUN_KEYS = tuple(f.name for f in dataclasses.fields(TrainSettings) if f.name not
 KNOWN_KEYS = PADDLESEG_KEYS + tuple(k for k in RUN_KEYS if k not in PADDLESEG_KEYS)
 
 _INT_MIN = {"iters": 1, "batch_size": 1, "save_interval": 1, "log_iters": 1, "seed": 0,
-            "keep_checkpoint_max": None, "early_stop_intervals": 1, "num_workers": 0}
+            "keep_checkpoint_max": None, "early_stop_intervals": 1, "num_workers": 0, "repeats": 1}
 _CHOICES = {f.name: f.metadata["choices"] for f in dataclasses.fields(TrainSettings) if f.metadata.get("choices")}
 _OPTIONAL = ("seed", "early_stop_intervals")
 
@@ -77,7 +80,7 @@ def _check(key, value):
         if isinstance(value, int) and not isinstance(value, bool):  # 1 == True, but not a switch value
             value = repr(value)
         check_choice(None, key, value, _CHOICES[key], error=UserError)
-    elif key in ("do_eval", "use_vdl"):
+    elif key in ("do_eval", "use_vdl", "use_ema"):
         check_bool(None, key, value, error=UserError)
     elif key == "save_best_metric":
         check_str(None, key, value, "a metric name such as mIoU or dice_fg", error=UserError)

@@ -1,7 +1,9 @@
 """Export a built model to a static inference model plus deploy.yaml (PaddleSeg's tools/export.py).
 
 Flow: model (dygraph, weights loaded) → `export_model` → `save_dir/model.pdmodel` + `model.pdiparams`
-+ `deploy.yaml`, which `deploy.predictor.Predictor` and deploy/python/infer.py read.
++ `deploy.yaml`, which `deploy.predictor.Predictor` and deploy/python/infer.py read (`for_fd`: PaddleSeg's
+FastDeploy names `inference.pdmodel` / `inference.pdiparams` / `inference.yml`, the same content; infer.py
+reads them with `--config save_dir/inference.yml`).
 
 The program is written in the *old* program format (model.pdmodel), not PIR (model.json): Paddle
 Inference 3.3 with oneDNN fails on `bilinear_interp_v2` in the PIR executor
@@ -26,6 +28,7 @@ OUTPUT_DTYPES = {"argmax": "int32", "softmax": "float32", "none": "float32"}
 DEFAULT_INPUT_SHAPE = (None, 3, None, None)
 MODEL_FILE, PARAMS_FILE, DEPLOY_FILE = "model.pdmodel", "model.pdiparams", "deploy.yaml"
 STAGES = ("tracing the model", "saving " + MODEL_FILE)  # what `Stages` reports
+FD_PREFIX, FD_DEPLOY_FILE = "inference", "inference.yml"  # PaddleSeg's --for_fd names, for FastDeploy
 
 
 class ExportWrapper(paddle.nn.Layer):
@@ -103,7 +106,8 @@ def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax
             model.train()
 
 
-def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax", threshold=None, fov=None):
+def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax", threshold=None, fov=None,
+                      prefix="model", filename=DEPLOY_FILE):
     """Write PaddleSeg's `deploy.yaml` into `save_dir` and return its path.
 
     Args:
@@ -115,10 +119,11 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
             deploy/python/infer.py applies; for 'argmax' the graph already does).
         fov (str, optional): 'auto' records `fov: auto` (fundus models): deploy/python/infer.py then
             estimates each image's field of view and predicts background outside it.
+        prefix (str), filename (str): The model files' name (`<prefix>.pdmodel`, `.pdiparams`) and the yaml's.
     """
     deploy = {"Deploy": {
-        "model": MODEL_FILE,
-        "params": PARAMS_FILE,
+        "model": prefix + ".pdmodel",
+        "params": prefix + ".pdiparams",
         "transforms": list(transforms or []),
         "input_shape": check_input_shape(input_shape),
         "output_op": output_op,
@@ -128,15 +133,16 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         deploy["Deploy"]["threshold"] = float(threshold)
     if fov:
         deploy["Deploy"]["fov"] = fov
-    path = os.path.join(save_dir, DEPLOY_FILE)
+    path = os.path.join(save_dir, filename)
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(deploy, f, sort_keys=False, default_flow_style=None)
     return path
 
 
 def export_model(model, save_dir, transforms=None, input_shape=None, output_op="argmax", threshold=None, fov=None,
-                 stages=None):
-    """Export `model` to `save_dir` (model.pdmodel, model.pdiparams, deploy.yaml), logging its stages.
+                 stages=None, for_fd=False):
+    """Export `model` to `save_dir` (model.pdmodel, model.pdiparams, deploy.yaml; `for_fd`: inference.pdmodel,
+    inference.pdiparams, inference.yml), logging its stages.
 
     Args:
         model (paddle.nn.Layer): A built segmentation model with its weights loaded.
@@ -150,13 +156,14 @@ def export_model(model, save_dir, transforms=None, input_shape=None, output_op="
             export's own, `export 1/2: tracing the model (elapsed 0.0 s)` ... `export: done in 2.1 s`).
 
     Returns:
-        str: The path of deploy.yaml.
+        str: The path of deploy.yaml (inference.yml).
     """
     own = stages is None
     stages = stages or Stages("export", STAGES)
     os.makedirs(save_dir, exist_ok=True)
-    save_inference_model(model, os.path.join(save_dir, "model"), input_shape, output_op, threshold, stages)
-    path = write_deploy_yaml(save_dir, transforms, input_shape, output_op, threshold, fov)
+    prefix, filename = (FD_PREFIX, FD_DEPLOY_FILE) if for_fd else ("model", DEPLOY_FILE)
+    save_inference_model(model, os.path.join(save_dir, prefix), input_shape, output_op, threshold, stages)
+    path = write_deploy_yaml(save_dir, transforms, input_shape, output_op, threshold, fov, prefix, filename)
     if own:
         stages.finish()
     return path

@@ -24,15 +24,15 @@ class StaticStep:
         self.precision = trainer.precision
 
     @classmethod
-    def create(cls, model, loss_set, optimizer, precision, batch_shapes):
+    def create(cls, model, loss_set, optimizer, precision, batch_shapes, ema=None):
         """A StaticStep for this run, its program built now (before any training step) for batches of
-        `batch_shapes` ((N, C, H, W), (N, H, W)), from the current state of `model` / `optimizer`
-        (`set_state_dict` copies a restored checkpoint in).
+        `batch_shapes` ((N, C, H, W), (N, H, W)), from the current state of `model` / `optimizer` (and
+        `ema`, the EMA of the weights the program keeps; `set_state_dict` copies a restored checkpoint in).
 
         Raises:
             UserError: the model, a loss or the optimizer cannot be built as a static program.
         """
-        trainer = StaticTrainer(model, loss_set, optimizer, precision=precision)
+        trainer = StaticTrainer(model, loss_set, optimizer, precision=precision, ema=ema)
         trainer.build(*batch_shapes)
         return cls(trainer, model, optimizer)
 
@@ -42,7 +42,7 @@ class StaticStep:
         return (tuple(batch["img"].shape), label_shape[:1] + label_shape[-2:]) == self.trainer.shapes
 
     def __call__(self, batch, it):
-        values = self.trainer.step(batch["img"], batch["label"])
+        values = self.trainer.step(batch["img"], batch["label"], it)
         check_finite(values, it, batch)
         return values
 
@@ -53,5 +53,5 @@ class StaticStep:
         return {}
 
     def set_state_dict(self, states):
-        """Nothing beyond model and optimizer: copy them (restored from a checkpoint) into the program."""
+        """Nothing beyond model, optimizer and EMA: copy them (restored from a checkpoint) into the program."""
         self.trainer.sync_from(self.model, self.optimizer)

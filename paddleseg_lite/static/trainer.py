@@ -10,7 +10,10 @@ on the convolutions (forward and backward) gives the same losses (~1e-7) and is 
   scheduler object, so the caller's `scheduler.step()` drives both;
 - `sync_from(model, optimizer)` / `sync_to(model, optimizer)` copy parameters, BatchNorm statistics
   and optimizer accumulators between the static scope and the dygraph objects, matched by state_dict
-  key, so checkpoints, evaluation and resume keep using the dygraph objects unchanged.
+  key, so checkpoints, evaluation and resume keep using the dygraph objects unchanged;
+- with an EMA of the weights (`ema`, a `core.ema.ModelEMA`), the program ends with its update,
+  `ema = ema * decay + weights * (1 - decay)` on every state entry (float32 factors fed per step:
+  `ema.factors(it)`), kept in `ema_<var>` scope variables and synced with `ema.tensors()` like the rest.
 
 The program is built at the first `step` (from that batch's shapes). A model or loss whose forward
 cannot be traced (data-dependent Python control flow, `.numpy()`, ...) raises a UserError.
@@ -71,14 +74,16 @@ class StaticTrainer:
             `rewrites`). Default True.
         precision (str): "fp32" (default) or "bf16": convolutions computed in bf16 (oneDNN, needs `onednn`
             and a CPU with bf16 support); everything else stays fp32.
+        ema (ModelEMA, optional): The EMA of the weights, updated by the program after each update.
 
     Usage: `values = trainer.step(img, label)` per iteration (then step the LR scheduler as in dygraph);
     `trainer.sync_to(model, optimizer)` before evaluating or saving the dygraph objects;
     `trainer.sync_from(model, optimizer)` after loading a checkpoint into them.
     """
 
-    def __init__(self, model, loss_set, optimizer, onednn=True, precision="fp32"):
+    def __init__(self, model, loss_set, optimizer, onednn=True, precision="fp32", ema=None):
         self.model, self.loss_set, self.optimizer = model, LossSet.coerce(loss_set), optimizer
+        self.ema, self.ema_vars = ema, {}  # ema_vars: state_dict key -> static var name of its EMA
         self.place = framework._current_expected_place()
         self.onednn = onednn and isinstance(self.place, paddle.CPUPlace)
         self.precision = _check_precision(precision, self.onednn)
@@ -141,18 +146,34 @@ class StaticTrainer:
                 params = [converted[p.name] for p in self.optimizer._parameter_list]
                 static_opt = mirror_optimizer(self.optimizer, params)
                 static_opt.minimize(total)
+                ema_vars = self._append_ema(main, state, converted) if self.ema is not None else {}
             rewritten = self._rewrite(main)
             self.exe.run(startup, scope=self.scope)
         self.vars = {key: t.name for key, t in state.items() if t.name in converted}
         key_of = {t.name: key for key, t in state.items()}
         self.accumulators = {(kind, key_of[pname]): var.name for kind, per_param in static_opt._accumulators.items()
                              for pname, var in per_param.items() if pname in key_of}
-        self.program, self.fetch = main, loss_list
+        self.program, self.fetch, self.ema_vars = main, loss_list, ema_vars
         self.static_optimizer = static_opt
         self.shapes = (tuple(img_shape), tuple(label_shape))
         self.num_classes = num_classes_of(logits_list[0].shape[1])
         logger.info("Static training step: built an old-IR static program ({} ops, {})".format(
             len(main.global_block().ops), rewritten))
+
+    def _append_ema(self, program, state, converted):
+        """Append the EMA update after the optimizer's ops; returns {state_dict key: EMA var name}."""
+        decay = paddle.static.data("ema_decay", [1], "float32")
+        rest = paddle.static.data("ema_rest", [1], "float32")
+        names = {}
+        for key, tensor in self.ema.tensors().items():
+            live = converted.get(state[key].name)
+            if live is None:  # not in the program (an unused layer): its EMA keeps the model's value
+                continue
+            ema = program.global_block().create_var(name="ema_" + live.name, shape=live.shape, dtype=live.dtype,
+                                                    persistable=True)
+            paddle.assign(ema * decay + live * rest if paddle.is_floating_point(tensor) else live, output=ema)
+            names[key] = ema.name
+        return names
 
     def _rewrite(self, program):
         """Apply the program rewrites (`rewrites`); returns what was done, for the build log line."""
@@ -182,10 +203,13 @@ class StaticTrainer:
         ensure_accumulators(optimizer)
         for (kind, key), name in self.accumulators.items():
             pairs.append((name, optimizer._accumulators[kind][state[key].name]))
+        if self.ema_vars:
+            tensors = self.ema.tensors()
+            pairs.extend((name, tensors[key]) for key, name in self.ema_vars.items())
         return pairs
 
     def sync_from(self, model, optimizer):
-        """Copy parameters, BatchNorm statistics, optimizer accumulators and the LR scheduler state from
+        """Copy parameters, BatchNorm statistics, optimizer accumulators, the EMA and the LR scheduler state from
         the dygraph `model` / `optimizer` into the static program (no-op copy before the first step: the
         program is then built from `self.model` / `self.optimizer`)."""
         if self.program is None:
@@ -218,8 +242,9 @@ class StaticTrainer:
                 if ignore is not None:
                     check_label_values(label, self.num_classes, ignore, type(leaf).__name__)
 
-    def step(self, img, label):
-        """One optimization step on a batch (N x C x H x W image, N x H x W labels; Tensors or arrays).
+    def step(self, img, label, it=None):
+        """One optimization step on a batch (N x C x H x W image, N x H x W labels; Tensors or arrays), as
+        iteration `it` (1-based; needed with an EMA, for its decay).
 
         Returns:
             list[float]: The loss terms (as `LossSet`), computed before the update.
@@ -233,7 +258,9 @@ class StaticTrainer:
                             "but got {}; crop/resize training images to a fixed size or {}".format(
                                 self.shapes[0], img.shape, DISABLE_HINT))
         self.check_labels(label)
+        feed = {"img": img, "label": label}
+        if self.ema_vars:
+            feed.update(zip(("ema_decay", "ema_rest"), (np.array([f], "float32") for f in self.ema.factors(it))))
         with old_static_graph(), flags({"FLAGS_new_executor_serial_run": True}):
-            values = self.exe.run(self.program, feed={"img": img, "label": label}, fetch_list=self.fetch,
-                                  scope=self.scope)
+            values = self.exe.run(self.program, feed=feed, fetch_list=self.fetch, scope=self.scope)
         return [float(np.asarray(v).reshape(-1)[0]) for v in values]

@@ -91,7 +91,7 @@ def test_auto_takes_the_static_step_with_bf16_where_the_cpu_has_it(static, log, 
     monkeypatch.setattr(steps, "cpu_has_fast_bf16", lambda: fast_bf16)
     model, losses, optimizer = parts()
     step = make_step(settings(), "net", model, losses, optimizer, 1, lambda: "shapes")
-    assert type(step) is AutoStep and step.step.args == (model, losses, optimizer, precision, "shapes")
+    assert type(step) is AutoStep and step.step.args == (model, losses, optimizer, precision, "shapes", None)
     assert (step.name, step.precision) == ("static", precision) and type(step.dygraph) is DygraphStep
     assert log == [("info", "Training step: static graph, precision {} (to_static_training auto)".format(precision))]
     required = make_step(settings(to_static_training=True, precision="fp32"), "net", model, losses, optimizer, 1,
@@ -194,7 +194,7 @@ def test_fp16_on_a_gpu_takes_the_amp_step_with_the_amp_level(monkeypatch):
     monkeypatch.setattr(steps.paddle, "get_device", lambda: "gpu:0")
     monkeypatch.setattr(steps, "AmpStep", lambda *args: args)
     assert make_step(settings(precision="fp16", amp_level="O2"), "net", model, losses, optimizer, 1, no_shapes) == (
-        "net", losses, optimizer, model, "O2")
+        "net", losses, optimizer, model, "O2", None)
 
 
 def test_auto_switches_to_dygraph_at_a_batch_of_another_shape_without_losing_or_repeating_it(log):

@@ -449,7 +449,7 @@ class Static:
     def sync_from(self, model, optimizer):
         self.synced_from += 1
 
-    def step(self, img, label):
+    def step(self, img, label, it):
         self.images.append(img.numpy()[:, 0, 0, 0].tolist())
         return [float(img.numpy().mean()), float(label.numpy().sum())]
 
@@ -462,13 +462,13 @@ def test_static_training_steps_through_the_static_trainer_and_syncs_at_save_poin
 
     class RecordingStaticStep(StaticStep):
         @classmethod
-        def create(cls, model, loss_set, optimizer, precision, batch_shapes):
+        def create(cls, model, loss_set, optimizer, precision, batch_shapes, ema=None):
             made.append((model, loss_set.coef, optimizer, precision, batch_shapes))
             return super().create(model, loss_set, optimizer, precision, batch_shapes)
 
     monkeypatch.setattr(steps_module, "StaticStep", RecordingStaticStep)
     monkeypatch.setattr(static_step_module, "StaticTrainer",
-                        lambda model, loss_set, optimizer, precision: traced.append((model, optimizer)) or static)
+                        lambda model, loss_set, optimizer, precision, ema: traced.append((model, optimizer)) or static)
     model, _ = toy_train(tmp_path, 3, save_interval=2, log_iters=1, to_static_training=True, precision="fp32")
     (made_model, coef, optimizer, precision, shapes), = made
     assert (made_model, coef, precision, shapes) == (model, [0.5], "fp32", ((2, 1, 2, 2), (2, 2, 2)))
@@ -531,9 +531,12 @@ def test_the_resume_line_names_the_checkpoints_metric(tmp_path, log):
 @pytest.mark.parametrize("kwargs, message", [
     ({"optimizer": None}, "train() needs an optimizer and losses ({'types': [...], 'coef': [...]})"),
     ({"losses": None}, "train() needs an optimizer and losses ({'types': [...], 'coef': [...]})"),
-    ({"use_ema": True}, "train(): use_ema and profiler_options are not supported yet"),
-    ({"profiler_options": "batch_range=[1,2]"}, "train(): use_ema and profiler_options are not supported yet")])
-def test_train_refuses_a_missing_optimizer_or_losses_and_unsupported_options(tmp_path, kwargs, message):
+    ({"profiler_options": "batch_range=[2,1]"}, "--profiler_options 'batch_range=[2,1]': batch_range must be "
+     "[start, end] with 0 <= start < end, got [2,1]; e.g. \"batch_range=[10,20];timer_only=False\""),
+    ({"profiler_options": "batch_rang=[1,2]"}, "--profiler_options 'batch_rang=[1,2]': unknown key 'batch_rang'. "
+     "Did you mean 'batch_range'? Keys: batch_range, state, sorted_key, tracer_option, profile_path, "
+     "exit_on_finished, timer_only; e.g. \"batch_range=[10,20];timer_only=False\"")])
+def test_train_refuses_a_missing_optimizer_or_losses_and_bad_profiler_options(tmp_path, kwargs, message):
     model = ToyModel()
     arguments = dict(model=model, train_dataset=ToyData(), losses={"types": [mean_and_max], "coef": [0.5]},
                      optimizer=paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters()),
@@ -551,17 +554,18 @@ class RecordingTrainer:
     def __init__(self, *args, **kwargs):
         RecordingTrainer.made.append((args, kwargs))
 
-    def train(self, resume_model):
-        return {"resumed from": resume_model}
+    def train(self, resume_model, profiler_options):
+        return {"resumed from": resume_model, "profiler": profiler_options}
 
 
 def test_train_hands_its_arguments_to_train_settings_and_a_trainer(monkeypatch):
     monkeypatch.setattr(train_module, "Trainer", RecordingTrainer)
     RecordingTrainer.made.clear()
     losses = {"types": [mean_and_max], "coef": [0.5]}
-    assert train("model", "train-set", optimizer="opt", losses=losses) == {"resumed from": None}
-    assert train("model", "train-set", "val-set", "opt", "out", 7, 3, 2, "out/iter_2", 5, 4, 1, True, False, losses,
-                 0, {"auc_roc": True}, "fp16", "O2", None, True, 11, "Dice") == {"resumed from": "out/iter_2"}
+    assert train("model", "train-set", optimizer="opt", losses=losses) == {"resumed from": None, "profiler": None}
+    assert train("model", "train-set", "val-set", "opt", "out", 7, 3, 2, "out/iter_2", 5, 4, 1, True, True, losses,
+                 0, {"auc_roc": True}, "fp16", "O2", "batch_range=[1,2]", True, 11, "Dice") == {
+                     "resumed from": "out/iter_2", "profiler": "batch_range=[1,2]"}
     (args, kwargs), (args2, kwargs2) = RecordingTrainer.made
     assert args == ("model", "train-set", "opt", losses, TrainSettings(
         iters=10000, batch_size=2, save_interval=1000, log_iters=10, seed=None, save_best_metric="mIoU",
@@ -571,7 +575,7 @@ def test_train_hands_its_arguments_to_train_settings_and_a_trainer(monkeypatch):
     assert args2 == ("model", "train-set", "opt", losses, TrainSettings(
         iters=7, batch_size=3, save_interval=5, log_iters=4, seed=11, save_best_metric="Dice", keep_checkpoint_max=0,
         early_stop_intervals=2, precision="fp16", amp_level="O2", to_static_training=True, num_workers=1,
-        do_eval=True, use_vdl=True))
+        do_eval=True, use_vdl=True, use_ema=True))
     assert kwargs2 == {"val_dataset": "val-set", "save_dir": "out", "test_config": {"auc_roc": True}}
 
 
@@ -588,7 +592,8 @@ class ScaledStep(steps_module.DygraphStep):
 
 def test_step_state_goes_into_the_checkpoint_and_back_and_buffers_are_averaged_at_save_points(tmp_path, monkeypatch):
     averaged = []
-    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size, shapes:
+    monkeypatch.setattr(trainer_module, "make_step", lambda settings, net, model, loss_set, optimizer, world_size,
+                        shapes, ema:
                         ScaledStep(net, loss_set, optimizer))
     monkeypatch.setattr(trainer_module, "average_buffers", lambda model, world_size: averaged.append((model,
                                                                                                         world_size)))
@@ -632,3 +637,45 @@ def test_from_config_builds_the_run_from_the_config_and_seeds_it(tmp_path, do_ev
     other = trainer(6)[1].model.state_dict()
     assert all(np.array_equal(again[k].numpy(), v) for k, v in weights.items())
     assert not all(np.array_equal(other[k].numpy(), v) for k, v in weights.items())
+
+
+def test_use_ema_evaluates_logs_and_saves_the_ema_after_the_model(tmp_path, log, monkeypatch):
+    """Model mIoU 0.5 then 0.4, EMA 0.6 then 0.7 (scripted): the EMA is evaluated second at each save point."""
+    evaluations = Evaluations([0.5, 0.6, 0.4, 0.7])
+    monkeypatch.setattr(trainer_module, "evaluate_metrics", evaluations)
+    monkeypatch.setattr(train_log_module, "VisualWriter", Writer)
+    Writer.made.clear()
+    model, _ = toy_train(tmp_path, 4, model=ToyModel(learn=True), use_ema=True, save_interval=2, log_iters=100,
+                         val_dataset="val-set", use_vdl=True)
+    evaluated = [call[0] for call in evaluations.calls]
+    assert evaluated[0] is model and evaluated[1] is not model and evaluated[1].training is False
+    assert log.find("[EVAL] The EMA model") == [
+        "[EVAL] The EMA model with the best validation mIoU (0.6000) was saved at iter 2.",
+        "[EVAL] The EMA model with the best validation mIoU (0.7000) was saved at iter 4."]
+    assert log.find("[EVAL] Evaluating the EMA model") == ["[EVAL] Evaluating the EMA model (use_ema) at iter 2",
+                                                           "[EVAL] Evaluating the EMA model (use_ema) at iter 4"]
+    ema_scalars = [(step, values["Ema_mIoU"], values["Ema_Acc"]) for prefix, step, values in Writer.made[0].scalar_calls
+                   if "Ema_mIoU" in values]
+    assert ema_scalars == [(2, 0.6, 0.5), (4, 0.7, 0.5)]
+    assert sorted(os.listdir(tmp_path / "iter_4")) == ["ema_model.pdparams", "ema_model.pdstates", "model.pdopt",
+                                                       "model.pdparams", "model.pdstates"]
+    assert paddle.load(str(tmp_path / "ema_best_model" / "ema_model.pdstates"))["iter"] == 4
+    assert paddle.load(str(tmp_path / "iter_4" / "ema_model.pdparams"))["w"].numpy()[0] != model.w.numpy()[0]
+
+
+@pytest.mark.parametrize("options, iters", [("batch_range=[1,2]", [1, 2, 3]),
+                                            ("batch_range=[1,2];exit_on_finished=False", [1, 2, 3, 4, 5])])
+def test_profiler_options_profile_a_range_and_stop_the_run_as_paddleseg(tmp_path, log, options, iters):
+    """PaddleSeg stops at its profiler call number batch_range[1] (0-based): after iteration end + 1."""
+    toy_train(tmp_path, 5, log_iters=1, profiler_options=options)
+    assert [int(re.search(r"iter: (\d+)/5", m).group(1)) for m in log.find("[TRAIN]")] == iters
+    assert bool(log.find("Profiler: iterations 2-2 profiled; stopping the run")) == (iters == [1, 2, 3])
+
+
+def test_repeats_multiplies_the_train_samples_per_epoch(tmp_path, log):
+    """4 samples x 3 repeats, batch 2: 6 iterations per epoch (PaddleSeg's file_list * repeats)."""
+    settings = TrainSettings(iters=7, batch_size=2, repeats=3, seed=0)
+    trainer = Trainer(ToyModel(), ToyData(), paddle.optimizer.SGD(0.1, parameters=ToyModel().parameters()),
+                      {"types": [mean_and_max], "coef": [0.5]}, settings, save_dir=str(tmp_path))
+    assert len(trainer.train_dataset) == 12 and trainer._sampler(0, 0).iters_per_epoch == 6
+    assert [trainer.train_dataset[i]["img_path"] for i in (0, 5, 11)] == ["toy_0", "toy_1", "toy_3"]

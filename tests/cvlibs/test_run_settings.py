@@ -17,14 +17,14 @@ def write(tmp_path, dic):
 def test_run_keys_are_the_training_flags():
     assert RUN_KEYS == ("save_interval", "log_iters", "seed", "save_best_metric", "keep_checkpoint_max",
                         "early_stop_intervals", "precision", "amp_level", "to_static_training", "num_workers",
-                        "do_eval", "use_vdl")
+                        "do_eval", "use_vdl", "use_ema", "repeats")
 
 
 def test_defaults_are_paddleseg_flag_defaults():
     s = TrainSettings(iters=7, batch_size=3)
     assert (s.save_interval, s.log_iters, s.seed, s.save_best_metric, s.keep_checkpoint_max) == (1000, 10, None, "mIoU", 5)
     assert (s.early_stop_intervals, s.precision, s.amp_level, s.to_static_training) == (None, "auto", "O1", "auto")
-    assert (s.num_workers, s.do_eval, s.use_vdl) == (0, False, False)
+    assert (s.num_workers, s.do_eval, s.use_vdl, s.use_ema, s.repeats) == (0, False, False, False, 1)
 
 
 def test_config_keys_then_flags_then_opts(tmp_path):
@@ -89,7 +89,8 @@ def test_a_drawn_seed_spans_31_bits(monkeypatch):
 
 
 @pytest.mark.parametrize("key, expected", [("to_static_training", "one of True, False, auto, got '1'"),
-                                           ("use_vdl", "True or False, got 1")])
+                                           ("use_vdl", "True or False, got 1"),
+                                           ("use_ema", "True or False, got 1")])
 def test_switches_must_be_booleans(key, expected):
     with pytest.raises(UserError) as info:
         TrainSettings(iters=1, batch_size=1, **{key: 1})
@@ -109,6 +110,7 @@ def test_an_unknown_key_without_a_close_match_lists_every_valid_key(tmp_path):
         str(tmp_path / "run.yml") + ": unknown top-level key 'zzz'. Valid keys: batch_size, iters, train_dataset, "
         "val_dataset, model, loss, optimizer, lr_scheduler, test_config, export, to_static_training, print_mem_info, "
         "log_ranks, uniform_output_enabled, pdx_model_name, save_interval, log_iters, seed, save_best_metric, "
-        "keep_checkpoint_max, early_stop_intervals, precision, amp_level, num_workers, do_eval, use_vdl")
+        "keep_checkpoint_max, early_stop_intervals, precision, amp_level, num_workers, do_eval, use_vdl, use_ema, "
+        "repeats")
     with pytest.raises(UserError, match=r"unknown top-level key 'sed'\. Did you mean 'seed'\? Valid keys: "):
         Config(write(tmp_path, {"iters": 1, "batch_size": 1, "sed": 0}))
