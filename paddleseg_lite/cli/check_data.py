@@ -9,21 +9,17 @@ inside the FOV when there is one) ready to paste into `Normalize`.
 """
 import argparse
 import collections
-import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from paddleseg_lite.cli import run  # noqa: E402
-from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.utils.errors import UserError  # noqa: E402
+from paddleseg_lite.cvlibs import Config
+from paddleseg_lite.cvlibs.builtin_configs import CONFIG_HELP
+from paddleseg_lite.utils.errors import UserError
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="yaml config with train_dataset / val_dataset")
+    parser.add_argument("--config", required=True, help=CONFIG_HELP)
     parser.add_argument("--opts", nargs="+", default=None, help="key.subkey=value overrides")
     parser.add_argument("--max_samples", type=int, default=None, help="check at most N samples per split")
     return parser.parse_args(argv)
@@ -137,7 +133,3 @@ def main(argv=None):
             print_normalize(stats, stats.fov_pixels < stats.pixels)
     if problems:
         raise UserError("{} sample(s) have problems (listed above)".format(problems))
-
-
-if __name__ == "__main__":
-    run(main)

@@ -10,20 +10,18 @@ and, for --output_op argmax, into the graph. A fundus model (a vessel dataset, o
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-
-from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
-from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.datasets.fov import default_fov  # noqa: E402
-from paddleseg_lite.deploy import check_input_shape, export_model, export_onnx_model  # noqa: E402
-from paddleseg_lite.deploy.export import OUTPUT_OPS  # noqa: E402
-from paddleseg_lite.deploy.onnx_export import require  # noqa: E402
-from paddleseg_lite.models import load_entire_model  # noqa: E402
-from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.utils.errors import UserError  # noqa: E402
+from paddleseg_lite import cli
+from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold
+from paddleseg_lite.cvlibs import Config
+from paddleseg_lite.cvlibs.builtin_configs import CONFIG_HELP
+from paddleseg_lite.datasets.fov import default_fov
+from paddleseg_lite.deploy import check_input_shape, export_model, export_onnx_model
+from paddleseg_lite.deploy.export import OUTPUT_OPS
+from paddleseg_lite.deploy.onnx_export import require
+from paddleseg_lite.models import load_entire_model
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
 
 
 EXPORTERS = {"paddle": export_model, "onnx": export_onnx_model}
@@ -31,7 +29,7 @@ EXPORTERS = {"paddle": export_model, "onnx": export_onnx_model}
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Export a model to a Paddle Inference model + deploy.yaml")
-    p.add_argument("--config", required=True, help="the YAML config file")
+    p.add_argument("--config", required=True, help=CONFIG_HELP)
     p.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams")
     p.add_argument("--save_dir", default="./output/inference_model", help="where the exported files go")
     p.add_argument("--input_shape", nargs=4, type=int, default=None, metavar=("N", "C", "H", "W"),
@@ -67,7 +65,3 @@ def main(argv=None):
     path = EXPORTERS[args.format](model, args.save_dir, transforms=transforms, input_shape=args.input_shape,
                                   output_op=args.output_op, threshold=decision.value, fov=default_fov(cfg.dic))
     logger.info("The inference model is saved in {} ({})".format(args.save_dir, os.path.basename(path)))
-
-
-if __name__ == "__main__":
-    cli.run(main)

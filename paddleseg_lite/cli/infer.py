@@ -12,31 +12,28 @@ predictions are background. Images that cannot be read are skipped with a warnin
 """
 import argparse
 import os
-import sys
 import time
 
 import cv2
 import numpy as np
 import paddle
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-
-from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.models.outputs import logits_to_pred, prob_to_pred  # noqa: E402
-from paddleseg_lite.core.predict import SkippedImages, get_image_list  # noqa: E402
-from paddleseg_lite.core.threshold import deploy_threshold, parse_threshold  # noqa: E402
-from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
-from paddleseg_lite.datasets.fov import FovSource, parse_fov_flag  # noqa: E402
-from paddleseg_lite.deploy import OnnxPredictor, Predictor, load_deploy_config  # noqa: E402
-from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes  # noqa: E402
-from paddleseg_lite.transforms import Compose  # noqa: E402
-from paddleseg_lite.transforms.trans_info import undo_trans_info  # noqa: E402
-from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.utils.errors import UserError  # noqa: E402
-from paddleseg_lite.utils.fov import background_outside  # noqa: E402
-from paddleseg_lite.utils.imageio import write_palette_png  # noqa: E402
-from paddleseg_lite.utils.validate import check_int  # noqa: E402
-from paddleseg_lite.utils.visual import color_map  # noqa: E402
+from paddleseg_lite import cli
+from paddleseg_lite.models.outputs import logits_to_pred, prob_to_pred
+from paddleseg_lite.core.predict import SkippedImages, get_image_list
+from paddleseg_lite.core.threshold import deploy_threshold, parse_threshold
+from paddleseg_lite.cvlibs import builder, manager
+from paddleseg_lite.datasets.fov import FovSource, parse_fov_flag
+from paddleseg_lite.deploy import OnnxPredictor, Predictor, load_deploy_config
+from paddleseg_lite.deploy.predictor import PRECISIONS, tune_trt_shapes
+from paddleseg_lite.transforms import Compose
+from paddleseg_lite.transforms.trans_info import undo_trans_info
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.fov import background_outside
+from paddleseg_lite.utils.imageio import write_palette_png
+from paddleseg_lite.utils.validate import check_int
+from paddleseg_lite.utils.visual import color_map
 
 
 def str2bool(text):
@@ -187,7 +184,3 @@ def predict_all(args, images, predictor, fov, threshold=None):
         logger.info("{} mean time per batch: {:.4f} s over {} batches (first excluded when possible)".format(
             args.model_name or "model", float(np.mean(times[1:] or times)), len(times)))
     logger.info("Finish, the results are saved in {}".format(args.save_dir))
-
-
-if __name__ == "__main__":
-    cli.run(main)

@@ -1,13 +1,12 @@
-"""List every registered component with its constructor signature (what `type:` accepts)."""
+"""List every registered component with its constructor signature (what `type:` accepts), and the
+built-in configs that `--config NAME` accepts."""
 import argparse
 import inspect
-import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+from paddleseg_lite.cvlibs import manager
+from paddleseg_lite.cvlibs.builtin_configs import builtin_configs
 
-from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.cvlibs import builder, manager  # noqa: E402
+CONFIGS = "configs"
 
 
 def describe(component):
@@ -18,18 +17,23 @@ def describe(component):
     return "{}({})".format(component.__name__, ", ".join(str(p) for p in params))
 
 
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="List registered components and built-in configs")
+    parser.add_argument("registry", nargs="?", default=None,
+                        help="only this registry (models, losses, ...) or '{}'".format(CONFIGS))
+    return parser.parse_args(argv)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="List registered components")
-    parser.add_argument("registry", nargs="?", default=None, help="only this registry (models, losses, ...)")
-    args = parser.parse_args(argv)
-    builder._import_components()
+    args = parse_args(argv)
     for registry in manager.ALL:
         if args.registry and registry.name != args.registry:
             continue
         print("{} ({}):".format(registry.name, len(registry)))
         for name in sorted(registry.components_dict):
             print("  " + describe(registry[name]))
-
-
-if __name__ == "__main__":
-    cli.run(main)
+    if args.registry in (None, CONFIGS):
+        names = list(builtin_configs())
+        print("{} ({}, for --config NAME):".format(CONFIGS, len(names)))
+        for name in names:
+            print("  " + name)

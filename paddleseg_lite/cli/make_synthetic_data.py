@@ -9,16 +9,12 @@ The images are exactly those `type: SyntheticVessels` yields for the same mode, 
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+import cv2
 
-import cv2  # noqa: E402
-
-from paddleseg_lite.cli import run  # noqa: E402
-from paddleseg_lite.datasets import SyntheticVessels  # noqa: E402
-from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.utils.errors import UserError  # noqa: E402
+from paddleseg_lite.datasets import SyntheticVessels
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
 
 
 def parse_args(argv=None):
@@ -58,7 +54,3 @@ def main(argv=None):
     size = args.size[0] if len(args.size) == 1 else args.size
     list_path = write_dataset(args.save_dir, args.num, size, args.mode, args.seed)
     logger.info("Wrote synthetic {} data to {} (list: {})".format(args.mode, args.save_dir, list_path))
-
-
-if __name__ == "__main__":
-    run(main)

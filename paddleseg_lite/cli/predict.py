@@ -9,16 +9,12 @@ Images of --image_path that cannot be read are skipped with a warning each and a
 when none of them can be read, the run stops with one error line (exit code 2).
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-
-from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.cli.fov import add_fov_arg, predict_fov  # noqa: E402
-from paddleseg_lite.core.predict import get_image_list, predict_images  # noqa: E402
-from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold  # noqa: E402
-from paddleseg_lite.cvlibs import Config  # noqa: E402
+from paddleseg_lite import cli
+from paddleseg_lite.cli.fov import add_fov_arg, predict_fov
+from paddleseg_lite.core.predict import get_image_list, predict_images
+from paddleseg_lite.core.threshold import model_classes, parse_threshold, resolve_threshold
+from paddleseg_lite.cvlibs import Config
 
 
 def parse_args(argv=None):
@@ -50,7 +46,3 @@ def main(argv=None):
     model = cli.load_model(cfg, args)
     predict_images(model, cfg.val_transforms, image_list, image_dir, args.save_dir, options,
                    save_prob=args.save_prob, custom_color=args.custom_color, threshold=decision.value, fov=fov)
-
-
-if __name__ == "__main__":
-    cli.run(main)

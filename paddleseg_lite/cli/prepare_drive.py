@@ -15,19 +15,15 @@ place, so a failed run leaves nothing half-written; running it again rebuilds th
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+import cv2
 
-import cv2  # noqa: E402
-
-from paddleseg_lite.cli import run  # noqa: E402
-from paddleseg_lite.datasets import DRIVE  # noqa: E402
-from paddleseg_lite.datasets.download import extract_atomically, looks_like_zip  # noqa: E402
-from paddleseg_lite.transforms import io  # noqa: E402
-from paddleseg_lite.utils import logger  # noqa: E402
-from paddleseg_lite.utils.errors import UserError  # noqa: E402
+from paddleseg_lite.datasets import DRIVE
+from paddleseg_lite.datasets.download import extract_atomically, looks_like_zip
+from paddleseg_lite.transforms import io
+from paddleseg_lite.utils import logger
+from paddleseg_lite.utils.errors import UserError
 
 
 def parse_args(argv=None):
@@ -130,7 +126,3 @@ def prepare(src, out, val_ids=None):
 def main(argv=None):
     args = parse_args(argv)
     prepare(args.src, args.out, args.val_ids)
-
-
-if __name__ == "__main__":
-    run(main)

@@ -5,20 +5,18 @@ key, and `save_dir/config.yml` records them all, so `--config save_dir/config.ym
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-
-from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.core import Trainer  # noqa: E402
-from paddleseg_lite.core.checkpoint import recover  # noqa: E402
-from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.utils import logger  # noqa: E402
+from paddleseg_lite import cli
+from paddleseg_lite.core import Trainer
+from paddleseg_lite.core.checkpoint import recover
+from paddleseg_lite.cvlibs import Config
+from paddleseg_lite.cvlibs.builtin_configs import CONFIG_HELP
+from paddleseg_lite.utils import logger
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Model training")
-    p.add_argument("--config", required=True, help="the YAML config file")
+    p.add_argument("--config", required=True, help=CONFIG_HELP)
     p.add_argument("--device", default="gpu", choices=["cpu", "gpu"], help="falls back to cpu without CUDA")
     p.add_argument("--save_dir", default="./output", help="where checkpoints and logs go")
     p.add_argument("--resume_model", default=None, help="checkpoint dir (save_dir/iter_N) or 'auto'")
@@ -49,7 +47,3 @@ def main(argv=None):
     if rank0:
         cfg.save(os.path.join(args.save_dir, "config.yml"))
     trainer.train()
-
-
-if __name__ == "__main__":
-    cli.run(main)

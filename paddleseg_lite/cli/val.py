@@ -5,18 +5,14 @@ With --save_dir it also writes per_image_metrics.csv and a report (index.html, p
 PR curves: `core.report`); the report's probability maps and curves turn AUC on.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-
-from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.cli.fov import add_fov_arg, val_fov  # noqa: E402
-from paddleseg_lite.core.report import ReportWriter  # noqa: E402
-from paddleseg_lite.core.threshold import (model_classes, parse_threshold, resolve_threshold,  # noqa: E402
+from paddleseg_lite import cli
+from paddleseg_lite.cli.fov import add_fov_arg, val_fov
+from paddleseg_lite.core.report import ReportWriter
+from paddleseg_lite.core.threshold import (model_classes, parse_threshold, resolve_threshold,
                                             store_threshold)
-from paddleseg_lite.core.val import evaluate_metrics  # noqa: E402
-from paddleseg_lite.cvlibs import Config  # noqa: E402
+from paddleseg_lite.core.val import evaluate_metrics
+from paddleseg_lite.cvlibs import Config
 
 
 def parse_args(argv=None):
@@ -52,7 +48,3 @@ def main(argv=None):
                                   tune_threshold=decision.tune, report=report, fov_background=fov_background)
     if decision.tune:
         store_threshold(args.model_path, metrics)
-
-
-if __name__ == "__main__":
-    cli.run(main)

@@ -1,0 +1,14 @@
+"""Train a model from a config: `paddleseg_lite train` (paddleseg_lite/cli/train.py, same flags).
+
+Kept as PaddleSeg's tools/train.py: it puts this clone first on sys.path, so it runs without installing.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli import train  # noqa: E402
+
+if __name__ == "__main__":
+    cli.run(train.main)
