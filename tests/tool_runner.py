@@ -36,12 +36,10 @@ def final_checksum(text):
 
 
 def load_tool(tool):
-    """tools/<tool>.py imported as a module (to call its `main(argv)` in-process)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("tool_" + tool, os.path.join(ROOT, "tools", tool + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module of tools/<tool>.py (or deploy/python/infer.py: "infer"), paddleseg_lite.cli.<tool>, to call
+    its `main(argv)` in-process."""
+    import importlib
+    return importlib.import_module("paddleseg_lite.cli." + tool)
 
 
 def save_tiny_weights(path, seed=0):

@@ -1,60 +1,14 @@
-"""Train a segmentation model from a YAML config (PaddleSeg's tools/train.py flags).
+"""Train a model from a config: `paddleseg_lite train` (paddleseg_lite/cli/train.py, same flags).
 
-Every run knob is a config key; its flag (`--save_interval 200`, `--seed 0`, ...) only overrides the
-key, and `save_dir/config.yml` records them all, so `--config save_dir/config.yml` reruns the run.
+Kept as PaddleSeg's tools/train.py: it puts this clone first on sys.path, so it runs without installing.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from paddleseg_lite import cli  # noqa: E402
-from paddleseg_lite.cli import paddleseg_flags  # noqa: E402
-from paddleseg_lite.core import Trainer  # noqa: E402
-from paddleseg_lite.core.checkpoint import recover  # noqa: E402
-from paddleseg_lite.cvlibs import Config  # noqa: E402
-from paddleseg_lite.utils import logger  # noqa: E402
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Model training")
-    p.add_argument("--config", required=True, help="the YAML config file")
-    p.add_argument("--device", default="gpu", choices=cli.DEVICES, help="gpu falls back to cpu without CUDA")
-    p.add_argument("--save_dir", default="./output", help="where checkpoints and logs go")
-    p.add_argument("--resume_model", default=None, help="checkpoint dir (save_dir/iter_N) or 'auto'")
-    p.add_argument("--learning_rate", type=float, default=None, help="overrides lr_scheduler.learning_rate")
-    cli.add_run_flags(p)
-    paddleseg_flags.add_profiler_arg(p)
-    paddleseg_flags.add_data_format_arg(p)
-    paddleseg_flags.add_multilabel_arg(p)
-    p.add_argument("--opts", nargs="+", default=None, help="overrides: key.subkey=value ...")
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    paddleseg_flags.check_flags(args)
-    cli.check_save_dir(args.save_dir)
-    rank0 = int(os.environ.get("PADDLE_TRAINER_ID", "0")) == 0
-    if rank0:
-        recover(args.save_dir)  # first: a killed writer's temporary may hold the disk space the run needs
-    cli.set_device(args.device)
-    cfg = Config(args.config, learning_rate=args.learning_rate, batch_size=args.batch_size, iters=args.iters,
-                 opts=args.opts, **cli.run_flags(args))
-    cfg.check_train()
-    cfg.train_settings  # resolves every knob (and the seed) into the config before it is saved
-    if rank0:
-        logger.add_file(os.path.join(args.save_dir, "train.log"))
-    logger.info("---------------Config Information---------------\n{}------------------------------------------------"
-                .format(cfg))
-    trainer = Trainer.from_config(cfg, args.save_dir)
-    trainer.restore(args.resume_model)  # before config.yml: a checkpoint this config cannot resume keeps its own
-    cfg.record_train_settings(trainer.settings)  # the precision that trains ('auto' resolved)
-    if rank0:
-        cfg.save(os.path.join(args.save_dir, "config.yml"))
-    trainer.train(profiler_options=args.profiler_options)
-
+from paddleseg_lite.cli import train  # noqa: E402
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(train.main)

@@ -1,6 +1,7 @@
-"""Glue shared by the thin tools/*.py command-line programs: error handling, device, shared flags.
+"""The command-line tools (one module each: `paddleseg_lite.cli.train`, ...; run by `paddleseg_lite <command>`
+and by the tools/*.py wrappers) and the glue they share here: error handling, device, shared flags.
 
-The top layer of the package: it may import everything below it and nothing imports it.
+The top layer of the package below `__main__`: it may import everything below it.
 """
 import contextlib
 import dataclasses
@@ -11,6 +12,7 @@ import tempfile
 import paddle
 
 from paddleseg_lite.core.inference_options import InferenceOptions
+from paddleseg_lite.cvlibs.builtin_configs import CONFIG_HELP
 from paddleseg_lite.cvlibs.config import parse_value
 from paddleseg_lite.cli.paddleseg_flags import DEVICES, device_place
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
@@ -116,7 +118,7 @@ def run_flags(args):
 
 def add_model_args(parser):
     """The flags val.py and predict.py share to build and load a model."""
-    parser.add_argument("--config", default=None, help="the YAML config file (required unless --model)")
+    parser.add_argument("--config", default=None, help=CONFIG_HELP + " (required unless --model)")
     parser.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams "
                         "(required unless --model)")
     parser.add_argument("--device", default="gpu", choices=DEVICES, help="gpu falls back to cpu without CUDA")

@@ -15,6 +15,7 @@ import os
 import yaml
 
 from paddleseg_lite.cvlibs import builder
+from paddleseg_lite.cvlibs.builtin_configs import resolve_config
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, check_keys, train_settings
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.fileio import writing
@@ -162,7 +163,8 @@ class Config:
     """A training/evaluation configuration loaded from YAML.
 
     Args:
-        path (str): The YAML file.
+        path (str): The YAML file, or the name of a built-in config (`quickstart/unet_synthetic_vessels`:
+            `cvlibs.builtin_configs`); an existing file wins.
         learning_rate (float, optional): Overrides `lr_scheduler.learning_rate`.
         batch_size (int, optional): Overrides `batch_size` (per card).
         iters (int, optional): Overrides `iters`.
@@ -172,7 +174,8 @@ class Config:
             as tools/train.py passes its flags; None values are ignored.
 
     Raises:
-        UserError: for a missing or invalid file, or an unknown top-level key.
+        UserError: for a missing (neither a file nor a built-in name) or invalid file, or an unknown
+            top-level key.
     """
 
     def __init__(self, path, learning_rate=None, batch_size=None, iters=None, to_static_training=None, opts=None,
@@ -180,7 +183,7 @@ class Config:
         unknown = set(run_keys) - set(RUN_KEYS)
         if unknown:
             raise TypeError("Config: unknown run key(s) {}".format(", ".join(sorted(unknown))))
-        self.path = path
+        self.path = path = resolve_config(path)
         self.origins = {}
         self.dic = load_yaml(path, self.origins)
         if learning_rate is not None:

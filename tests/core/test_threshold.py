@@ -2,9 +2,7 @@
 val / predict / export + deploy infer then use it (pixels = probability >= threshold, not argmax, inside
 the field of view; background outside it), and every bad request is one error line."""
 import contextlib
-import importlib.util
 import io
-import os
 import re
 
 import cv2
@@ -15,17 +13,14 @@ import yaml
 from PIL import Image
 
 from fault_check import assert_one_error, leftover_temps, run_tool_args
-from tool_runner import CONFIG, ROOT, TINY, load_tool, save_tiny_weights
+from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 from paddleseg_lite.utils.errors import UserError
 
 FLOAT = r"(\d+\.\d{4})"
 
 
 def _infer_module():
-    spec = importlib.util.spec_from_file_location("infer", os.path.join(ROOT, "deploy", "python", "infer.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("infer")
 
 
 def _fg_prob(model, image_path):

@@ -1,6 +1,6 @@
 """tools/prepare_drive.py and tools/make_synthetic_data.py: outputs readable by the datasets,
 idempotence, atomicity, and the one-line error / exit code 2 of the CLIs."""
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
@@ -17,15 +17,8 @@ from paddleseg_lite.utils.errors import UserError
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "tools", name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare_drive = _tool("prepare_drive")
-make_synthetic_data = _tool("make_synthetic_data")
+prepare_drive = importlib.import_module("paddleseg_lite.cli.prepare_drive")
+make_synthetic_data = importlib.import_module("paddleseg_lite.cli.make_synthetic_data")
 
 
 @pytest.fixture
@@ -125,7 +118,7 @@ def test_make_synthetic_data_bad_size(tmp_path):
         make_synthetic_data.main(["--save_dir", str(tmp_path), "--size", "4"])
 
 
-check_data = _tool("check_data")
+check_data = importlib.import_module("paddleseg_lite.cli.check_data")
 
 
 def _write_config(tmp_path, text):

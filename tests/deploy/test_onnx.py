@@ -3,7 +3,6 @@
 dygraph's logits (1e-4) and class ids, on a 584x565 DRIVE-sized image too, `--engine onnx` runs
 through tools/val.py, and missing packages / bf16 are one-line errors."""
 import argparse
-import importlib.util
 import os
 
 import cv2
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from fault_check import leftover_temps
-from tool_runner import CONFIG, ENV, ROOT, TINY, load_tool, run_tool, save_tiny_weights
+from tool_runner import CONFIG, ENV, TINY, load_tool, run_tool, save_tiny_weights
 from paddleseg_lite import cli
 from paddleseg_lite.datasets.synthetic import generate_fundus
 from paddleseg_lite.deploy import cache, onnx_export
@@ -91,11 +90,8 @@ def test_export_format_onnx_equals_dygraph_at_any_size_and_on_a_drive_image(tmp_
 
 
 def load_infer():
-    """deploy/python/infer.py as a module."""
-    spec = importlib.util.spec_from_file_location("infer", os.path.join(ROOT, "deploy", "python", "infer.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """deploy/python/infer.py's module."""
+    return load_tool("infer")
 
 
 def test_val_engine_onnx_runs_in_one_subprocess(tmp_path):

@@ -7,14 +7,13 @@ the key; a misspelt nested key gets a did-you-mean. The cases run in-process thr
 checks them (Config, builder, InferenceOptions); a few tool runs prove the path to the user (exit code
 2, one `error:` line, no traceback, nothing written).
 """
-import importlib.util
 import os
 import re
 
 import pytest
 
 from fault_check import assert_one_error, leftover_temps, run_tool_args
-from tool_runner import CONFIG, ROOT, TINY, load_tool
+from tool_runner import CONFIG, TINY, load_tool
 from paddleseg_lite import cli
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
@@ -202,10 +201,7 @@ def test_other_tool_flags(check, message):
 
 
 def deploy_parse_args(*flags):
-    spec = importlib.util.spec_from_file_location("deploy_infer", os.path.join(ROOT, "deploy", "python", "infer.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.parse_args(["--config", "deploy.yaml", "--image_path", "img.png", *flags])
+    return load_tool("infer").parse_args(["--config", "deploy.yaml", "--image_path", "img.png", *flags])
 
 
 @pytest.mark.parametrize("flag, value", [("--batch_size", "-2"), ("--batch_size", "0"), ("--cpu_threads", "0"),

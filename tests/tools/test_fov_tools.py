@@ -3,7 +3,6 @@ deploy.yaml of a fundus export: no vessel pixel outside the field of view, one e
 
 The model predicts vessel everywhere (its head's weights 0, bias favouring class 1), so every pixel a tool
 writes as background was masked by the FOV; the true FOV is the synthetic images' own."""
-import importlib.util
 import os
 
 import cv2
@@ -14,12 +13,10 @@ import yaml
 
 from paddleseg_lite import cli
 from paddleseg_lite.transforms.io import read_label
-from tool_runner import CONFIG, ROOT, TINY, load_tool, save_tiny_weights
+from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 
 PREDICT, VAL, EXPORT = load_tool("predict"), load_tool("val"), load_tool("export")
-_spec = importlib.util.spec_from_file_location("infer_tool", os.path.join(ROOT, "deploy", "python", "infer.py"))
-INFER = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(INFER)
+INFER = load_tool("infer")
 NAMES = ["synthetic_val_0000", "synthetic_val_0001"]
 
 
