@@ -8,7 +8,6 @@ import pytest
 
 from paddleseg_lite import transforms as T
 from paddleseg_lite.cvlibs import manager
-from paddleseg_lite.transforms import functional as F
 from paddleseg_lite.utils.errors import UserError
 
 PAD = 127.5  # im_padding_value default
