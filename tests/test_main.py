@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from paddleseg_lite.utils.errors import UserError
 from tool_runner import ENV, ROOT
 
 COMMANDS = ["train", "val", "predict", "export", "infer", "list", "print-config", "check-data", "prepare-drive",
@@ -62,3 +63,11 @@ def test_a_user_error_is_one_line_and_a_built_in_config_works_from_any_directory
     assert result.stderr.splitlines() == [
         "error: --config quickstart/unet_synthetic: no such file and no built-in config of that name; close built-in "
         "names: quickstart/unet_synthetic_vessels (`paddleseg_lite list configs` lists them)"]
+
+
+def test_list_shows_the_shipped_models_and_refuses_an_unknown_registry(capsys):
+    from paddleseg_lite.cli import list_components
+    list_components.main(["pretrained"])
+    assert capsys.readouterr().out.splitlines() == ["pretrained (1, for --model NAME):", "  drive_unet_cpu"]
+    with pytest.raises(UserError, match="list model: no such registry.*Did you mean 'models'"):
+        list_components.main(["model"])

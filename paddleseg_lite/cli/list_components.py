@@ -1,12 +1,15 @@
-"""List every registered component with its constructor signature (what `type:` accepts), and the
-built-in configs that `--config NAME` accepts."""
+"""List every registered component with its constructor signature (what `type:` accepts), the built-in
+configs that `--config NAME` accepts and the shipped models that `--model NAME` accepts."""
 import argparse
 import inspect
 
 from paddleseg_lite.cvlibs import manager
+from paddleseg_lite import pretrained
 from paddleseg_lite.cvlibs.builtin_configs import builtin_configs
+from paddleseg_lite.utils.errors import UserError
+from paddleseg_lite.utils.validate import did_you_mean
 
-CONFIGS = "configs"
+CONFIGS, MODELS = "configs", "pretrained"
 
 
 def describe(component):
@@ -20,12 +23,16 @@ def describe(component):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="List registered components and built-in configs")
     parser.add_argument("registry", nargs="?", default=None,
-                        help="only this registry (models, losses, ...) or '{}'".format(CONFIGS))
+                        help="only this registry (models, losses, ...), '{}' or '{}'".format(CONFIGS, MODELS))
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    choices = [registry.name for registry in manager.ALL] + [CONFIGS, MODELS]
+    if args.registry is not None and args.registry not in choices:
+        raise UserError("list {}: no such registry; choose one of {}.{}".format(
+            args.registry, ", ".join(choices), did_you_mean(args.registry, choices)))
     for registry in manager.ALL:
         if args.registry and registry.name != args.registry:
             continue
@@ -36,4 +43,8 @@ def main(argv=None):
         names = list(builtin_configs())
         print("{} ({}, for --config NAME):".format(CONFIGS, len(names)))
         for name in names:
+            print("  " + name)
+    if args.registry in (None, MODELS):
+        print("{} ({}, for --model NAME):".format(MODELS, len(pretrained.names())))
+        for name in pretrained.names():
             print("  " + name)
