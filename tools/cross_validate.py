@@ -1,0 +1,13 @@
+"""k-fold cross-validation: `paddleseg_lite cross-validate` (paddleseg_lite/cli/cross_validate.py, same
+flags). It puts this clone first on sys.path, so it runs without installing.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+from paddleseg_lite import cli  # noqa: E402
+from paddleseg_lite.cli import cross_validate  # noqa: E402
+
+if __name__ == "__main__":
+    cli.run(cross_validate.main)
