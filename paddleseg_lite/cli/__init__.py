@@ -26,6 +26,7 @@ from paddleseg_lite.utils.device import resolve_device
 from paddleseg_lite.utils.errors import UserError
 
 ENGINES = ("auto", "dygraph", "inference", "onnx")
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PRECISIONS = ("fp32", "bf16", "auto")
 
 
@@ -55,6 +56,13 @@ def _unwritable_reason(path, created, error):
     if os.path.isfile(existing):
         return "it is a file" if existing == os.path.abspath(path) else "{} is a file".format(existing)
     return error.strerror or str(error)
+
+
+def command_env():
+    """The environment of a `python -m paddleseg_lite` child process (quickstart's steps, cross-validation's
+    folds): this same package first on PYTHONPATH, also when it runs from a clone that is not installed."""
+    path = os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path)
 
 
 def check_save_dir(path, flag="--save_dir"):

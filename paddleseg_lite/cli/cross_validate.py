@@ -28,7 +28,6 @@ import numpy as np
 
 from paddleseg_lite import cli
 from paddleseg_lite.cli.fov import val_fov
-from paddleseg_lite.cli.quickstart import PACKAGE_PARENT
 from paddleseg_lite.core.checkpoint import is_complete
 from paddleseg_lite.core.cross_val import markdown, summarize
 from paddleseg_lite.core.inference_options import InferenceOptions
@@ -125,7 +124,7 @@ def core_slots(parallel):
 
 def train_folds(args, todo):
     """Train the folds of `todo` ({fold: lists}), `--parallel` at a time; raise a UserError naming a failed fold."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p))
+    env = cli.command_env()
     pending, running, free, failed = list(todo), [], core_slots(args.parallel), []
     while pending or running:
         while pending and free and not failed:

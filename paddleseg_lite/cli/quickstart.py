@@ -17,7 +17,6 @@ from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 
 CONFIG = "quickstart/unet_synthetic_vessels"
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_args(argv=None):
@@ -49,9 +48,7 @@ def steps(args):
 def main(argv=None):
     args = parse_args(argv)
     cli.check_save_dir(args.save_dir)
-    # the steps import this same package, also when it runs from a clone that is not installed
-    path = os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, PYTHONPATH=path)
+    env = cli.command_env()
     for step in steps(args):
         logger.info("quickstart: paddleseg_lite {}".format(" ".join(step)))
         if subprocess.run([sys.executable, "-m", "paddleseg_lite", *step], env=env).returncode != 0:
