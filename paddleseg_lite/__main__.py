@@ -20,6 +20,7 @@ COMMANDS = {  # name: (module of paddleseg_lite.cli, one line for --help)
     "list": ("list_components", "list registered models, datasets, transforms, losses and built-in configs"),
     "print-config": ("print_config", "show the resolved config and the file each key came from"),
     "check-data": ("check_data", "check a config's datasets: sizes, labels, FOV, Normalize statistics"),
+    "prepare-dataset": ("prepare_dataset", "convert a DRIVE/STARE/CHASE_DB1/HRF archive to the file-list layout"),
     "prepare-drive": ("prepare_drive", "convert the DRIVE archive (zip or folder) to the file-list layout"),
     "make-synthetic-data": ("make_synthetic_data", "write synthetic vessel images as a file-list dataset"),
     "quickstart": ("quickstart", "train, evaluate and predict on synthetic vessel images (~3 min on a CPU)"),
