@@ -76,8 +76,8 @@ def open_splits(cls, root, val_ids, annotator):
         splits = [("train_list.txt", train), ("val_list.txt", cls(root, mode="val", **rest))]
         if train.separate_test:
             splits.append(("test_list.txt", cls(root, mode="test", **rest)))
-    except ValueError as e:  # what the flags set: val_ids, annotator
-        raise UserError("--val_ids / --annotator: {}".format(e))
+    except ValueError as e:  # what the flags set: val_ids, annotator (named as --src, not the staging folder)
+        raise UserError("--val_ids / --annotator: {}".format(str(e).replace(root, "--src")))
     return splits
 
 

@@ -102,14 +102,16 @@ class DriveArchive(Archive):
 
     @classmethod
     def find(cls, root, annotator):
+        test = None
         if os.path.isdir(os.path.join(root, "training", "images")):
             pool = _scan_drive(os.path.join(root, "training"))
             test_dir = os.path.join(root, "test")
             test = _scan_drive(test_dir) if os.path.isdir(os.path.join(test_dir, "images")) else None
-            return Found(pool, test, True)
-        if os.path.isdir(os.path.join(root, "images")):
-            return Found(_scan_drive(root), None, os.path.isdir(os.path.join(root, "mask")))
-        return None
+        elif os.path.isdir(os.path.join(root, "images")):
+            pool = _scan_drive(root)
+        else:
+            return None
+        return Found(pool, test, any(s.fov is not None for s in pool.values()))
 
     @classmethod
     def locate(cls, root):

@@ -92,8 +92,8 @@ class VesselDataset(Dataset):
                             "archive's files ({}); point dataset_root at one of them".format(
                                 name, root, self.ARCHIVE.EXPECTED))
         if fov_unset and not found.has_masks:
-            logger.info("{}: '{}' has no FOV masks; estimating them (fov: auto; set `fov: none` for whole "
-                        "images)".format(name, root))
+            logger.info("{}: the archive has no FOV masks; estimating them (fov: auto; set `fov: none` for whole "
+                        "images)".format(name))
             self.fov_source = FovSource(AUTO, "{}: fov".format(name))
         self.separate_test = found.test is not None
         if self.list_path:
@@ -150,8 +150,8 @@ class VesselDataset(Dataset):
         name = type(self).__name__
         if self.val_ids is None:
             val_ids = self.ARCHIVE.default_val_ids(ids)
-            logger.info("{}: no val_ids given; holding out ids {} of '{}' for val, the usual split (set `val_ids` "
-                        "to choose)".format(name, val_ids, self.dataset_root))
+            logger.info("{}: no val_ids given; holding out ids {} for val, the usual split (set `val_ids` to "
+                        "choose)".format(name, val_ids))
         else:
             val_ids = self.val_ids
             unknown = sorted(set(val_ids) - set(ids))
