@@ -20,6 +20,7 @@ COMMANDS = {  # name: (module of paddleseg_lite.cli, one line for --help)
     "list": ("list_components", "list registered models, datasets, transforms, losses and built-in configs"),
     "print-config": ("print_config", "show the resolved config and the file each key came from"),
     "check-data": ("check_data", "check a config's datasets: sizes, labels, FOV, Normalize statistics"),
+    "prepare-dataset": ("prepare_dataset", "convert a DRIVE/STARE/CHASE_DB1/HRF archive to the file-list layout"),
     "prepare-drive": ("prepare_drive", "convert the DRIVE archive (zip or folder) to the file-list layout"),
     "split-dataset": ("split_dataset", "write train/val/test or k-fold split lists (seeded, stratified, grouped)"),
     "cross-validate": ("cross_validate", "train the k folds of split lists, report per-fold and pooled metrics"),

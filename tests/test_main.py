@@ -10,8 +10,8 @@ import pytest
 from paddleseg_lite.utils.errors import UserError
 from tool_runner import ENV, ROOT
 
-COMMANDS = ["train", "val", "predict", "export", "infer", "list", "print-config", "check-data", "prepare-drive",
-            "split-dataset", "cross-validate", "make-synthetic-data", "quickstart"]
+COMMANDS = ["train", "val", "predict", "export", "infer", "list", "print-config", "check-data", "prepare-dataset",
+            "prepare-drive", "split-dataset", "cross-validate", "make-synthetic-data", "quickstart"]
 
 
 def run_main(*args, cwd=ROOT):

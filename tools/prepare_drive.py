@@ -1,4 +1,4 @@
-"""Convert the DRIVE archive: `paddleseg_lite prepare-drive` (paddleseg_lite/cli/prepare_drive.py, same flags).
+"""Convert the DRIVE archive: `paddleseg_lite prepare-drive`, an alias of tools/prepare_dataset.py --dataset DRIVE.
 
 Kept as PaddleSeg's tools/prepare_drive.py: it puts this clone first on sys.path, so it runs without installing.
 """

@@ -7,7 +7,7 @@ expects. deploy/python/infer.py reads the same default from deploy.yaml (`fov: a
 import inspect
 
 from paddleseg_lite.cvlibs import manager
-from paddleseg_lite.datasets.fov import AUTO, FovSource, default_fov, parse_fov_flag
+from paddleseg_lite.datasets.fov import AUTO, NONE, FovSource, default_fov, parse_fov_flag
 from paddleseg_lite.utils.errors import UserError
 
 FOV_HELP = ("field of view: auto (estimated from each image), none, or a folder of masks named like the images "
@@ -37,7 +37,7 @@ def val_fov(cfg, flag):
     if flag is not None:
         source = parse_fov_flag(flag)
     elif isinstance(dataset, dict) and "fov" in dataset:
-        return dataset["fov"] is not None
+        return dataset["fov"] not in (None, NONE)
     else:
         source = default_fov(cfg.dic)
     if not isinstance(dataset, dict) or "type" not in dataset:

@@ -37,8 +37,18 @@ RAW_CACHE_BYTES = 512 * 2 ** 20
 Sample = collections.namedtuple("Sample", ["img", "label", "fov", "label_is_mask"], defaults=(None, None, False))
 Sample.__doc__ = """One dataset entry: image path, label path (or None), FOV path (or None).
 
-`label_is_mask` marks labels stored as 0/255 vessel masks (original DRIVE gifs): nonzero -> class 1.
+`label_is_mask` marks labels stored as 0/255 vessel masks (the original DRIVE, STARE, CHASE_DB1 and HRF
+archives): see `mask_to_classes`.
 """
+
+# A vessel-mask pixel >= this is a vessel: mmsegmentation's converters (which PaddleSeg's releases of STARE,
+# CHASE_DB1 and HRF follow) threshold there, as a few of those masks hold values other than 0 and 255.
+MASK_THRESHOLD = 128
+
+
+def mask_to_classes(mask):
+    """A 0/255 vessel mask (HW integers) as class ids: 1 where >= MASK_THRESHOLD, else 0 (int64)."""
+    return (mask >= MASK_THRESHOLD).astype(np.int64)
 
 
 @DATASETS.add_component
@@ -142,7 +152,7 @@ class Dataset:
     def _read_checked_label(self, sample):
         raw = io.read_gt("label", sample.label)
         if sample.label_is_mask:
-            return (raw > 0).astype(np.int64)
+            return mask_to_classes(raw)
         values = label_values(raw)
         check_label_values(values, self.num_classes, self.ignore_index, "label '{}'".format(sample.label))
         self._warn_if_binary_255(sample.label, values)

@@ -5,12 +5,15 @@ non-interactive run: without an explicit opt-in (env `PADDLESEG_LITE_DOWNLOAD=1`
 interactive prompt) it raises a one-line UserError saying where the data goes and how to get it.
 Downloads resume from a `.part` file (HTTP Range), are checked against Content-Length and as a zip,
 and are extracted into a temporary folder that is renamed into place only when complete; a corrupt
-or truncated zip is a UserError saying to download it again, and leaves nothing extracted.
+or truncated zip is a UserError saying to download it again, and leaves nothing extracted. The same
+extraction serves tools/prepare_dataset.py, with tars too (STARE's archives are tars).
 """
+import gzip
 import http.client
 import os
 import shutil
 import sys
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -33,6 +36,8 @@ CHUNK = 1 << 16
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; the end record of an empty zip
 # What reading a damaged zip raises: a bad header or CRC, a broken or cut-short deflate stream.
 CORRUPT_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+CORRUPT_TAR_ERRORS = (tarfile.TarError, zlib.error, EOFError, gzip.BadGzipFile)
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
 def ensure_dataset(name, dataset_root, extra_hint=""):
@@ -178,6 +183,35 @@ def extract_atomically(zip_path, dataset_root):
         entries = [e for e in os.listdir(tmp) if e != "__MACOSX"]
         single = os.path.join(tmp, entries[0]) if len(entries) == 1 else None
         os.rename(single if single and os.path.isdir(single) else tmp, dataset_root)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)
+
+
+def is_archive(path):
+    """Whether the file `path` is a zip or a tar (plain, .tar.gz, .tgz ...), by its name or its content."""
+    return looks_like_zip(path) or path.lower().endswith(TAR_SUFFIXES) or tarfile.is_tarfile(path)
+
+
+def extract_archive(path, dest):
+    """Extract the zip or tar `path` as the new folder `dest`, atomically (a zip's single top folder
+    becomes dest, see `extract_atomically`; a tar is extracted as it is).
+
+    Raises:
+        UserError: the archive is corrupt or truncated, or has an unsafe member path.
+    """
+    if looks_like_zip(path):
+        extract_atomically(path, dest)
+        return
+    tmp = tempfile.mkdtemp(prefix=".extract-", dir=os.path.dirname(os.path.abspath(dest)))
+    try:
+        with tarfile.open(path) as archive:
+            archive.extractall(tmp, filter="data")  # refuses absolute paths, '..' and links out of tmp
+        os.rename(tmp, dest)
+    except tarfile.FilterError as e:
+        raise UserError("tar '{}' has an unsafe member ({}); refusing to extract".format(path, e))
+    except CORRUPT_TAR_ERRORS as e:
+        raise UserError("tar '{}' is corrupt or truncated ({}); download it again".format(path, e or "no members"))
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp)

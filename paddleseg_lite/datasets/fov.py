@@ -20,21 +20,25 @@ from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.fov import estimate_fov
 
 AUTO = "auto"
+NONE = "none"
 FUNDUS_DATASETS = ("DRIVE", "STARE", "CHASEDB1", "HRF", "SyntheticVessels")
 MASK_SUFFIXES = ("", "_mask")
 
 
 def check_fov_value(owner, value):
-    """A dataset's `fov` value (None, 'auto' or an existing directory), else ValueError naming `fov`."""
+    """A dataset's `fov` value (None, 'auto' or an existing directory; 'none' as None, for a dataset whose
+    unset `fov` means auto), else ValueError naming `fov`."""
+    if value == NONE:
+        return None
     if value is None or value == AUTO or (isinstance(value, str) and os.path.isdir(value)):
         return value
-    raise ValueError("{}: fov must be 'auto' (estimate each image's field of view), null (only the masks "
-                     "listed with the samples) or an existing folder of masks, got {!r}".format(owner, value))
+    raise ValueError("{}: fov must be 'auto' (estimate each image's field of view), null or none (only the "
+                     "masks listed with the samples) or an existing folder of masks, got {!r}".format(owner, value))
 
 
 def parse_fov_flag(value, flag="--fov"):
     """The `--fov` flag's value as a source: None for 'none', 'auto', or a directory; else UserError."""
-    if value == "none":
+    if value == NONE:
         return None
     if value == AUTO or os.path.isdir(value):
         return value

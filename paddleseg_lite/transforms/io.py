@@ -8,9 +8,12 @@ a `fov` mask comes out 0/1, and every gt_field must have its image's size.
 A file that cannot be read whole is a UserError naming it: missing, empty, truncated, or not decodable.
 OpenCV returns a truncated JPEG with its missing part grey (libjpeg only prints a warning), so PNG and
 JPEG files are checked for their end marker before decoding; a truncated TIFF or BMP fails to decode.
+A gzip-compressed file (STARE ships `im0001.ppm.gz`) is inflated in memory first, whatever its name.
 """
 import contextlib
+import gzip
 import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -18,6 +21,7 @@ import numpy as np
 from paddleseg_lite.utils.errors import UserError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def read_image(path, channels=3, to_rgb=True):
@@ -121,8 +125,8 @@ def _imread(path, flag, what):
 
 
 def _intact_bytes(path):
-    """The bytes of the file at `path` (read once: they are decoded from memory) and None, or None and why
-    they cannot be an intact image (missing, empty, truncated PNG/JPEG)."""
+    """The bytes of the file at `path` (read once: they are decoded from memory; inflated when gzipped) and
+    None, or None and why they cannot be an intact image (missing, empty, truncated gzip/PNG/JPEG)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -130,6 +134,11 @@ def _intact_bytes(path):
         return None, "{}; check the path (in the file list or --image_path)".format(e.strerror or e)
     if not data:
         return None, "the file is empty (0 bytes); re-create or re-copy it"
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            return None, "its gzip stream is damaged or truncated ({}); re-copy or re-download it".format(e)
     truncated = _png_truncation(data) if data.startswith(PNG_SIGNATURE) else _jpeg_truncation(data)
     if truncated:
         return None, "the file is truncated ({}); re-copy or re-download it".format(truncated)

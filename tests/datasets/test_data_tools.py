@@ -85,7 +85,7 @@ def test_prepare_refuses_foreign_out_dir(tmp_path, archive):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    with pytest.raises(UserError, match="not a prepare_drive output"):
+    with pytest.raises(UserError, match="not a prepare_dataset output"):
         prepare_drive.main(["--src", archive[0], "--out", str(out)])
     assert (out / "notes.txt").read_text() == "keep me"
 

@@ -81,7 +81,7 @@ def test_a_bad_fov_value_is_one_user_error_naming_the_key(fundus, value):
     with pytest.raises(UserError) as info:
         builder.build_component(cfg, "val_dataset", manager.DATASETS)
     assert str(info.value) == ("val_dataset.fov (Dataset) must be 'auto' (estimate each image's field of view), "
-                               "null (only the masks listed with the samples) or an existing folder of masks, "
+                               "null or none (only the masks listed with the samples) or an existing folder of masks, "
                                "got {!r}".format(value))
 
 

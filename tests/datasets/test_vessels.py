@@ -154,7 +154,7 @@ def test_other_vessel_sets_read_release_lists(tmp_path, cls):
 
 def test_release_layout_missing_list(tmp_path):
     os.makedirs(str(tmp_path / "s"))
-    with pytest.raises(UserError, match="STARE: 'val_list.txt' not found"):
+    with pytest.raises(UserError, match="STARE: dataset_root .* has neither train_list.txt"):
         STARE(dataset_root=str(tmp_path / "s"), mode="val")
 
 
@@ -167,7 +167,7 @@ def test_missing_root_without_opt_in_does_not_hang(tmp_path, monkeypatch):
     monkeypatch.delenv("PADDLESEG_LITE_DOWNLOAD", raising=False)
     monkeypatch.setenv("CI", "1")
     missing = str(tmp_path / "data" / "DRIVE")
-    with pytest.raises(UserError, match="DRIVE data not found at .*drive.zip.*prepare_drive.py"):
+    with pytest.raises(UserError, match="DRIVE data not found at .*drive.zip.*prepare_dataset.py"):
         DRIVE(missing)
     assert not os.path.exists(missing)
 
