@@ -6,7 +6,7 @@ believes). The rest of the package turns logits into probabilities and class ids
 (`models.outputs`), so the ensemble hands back logits whose probabilities are the mean
 (`outputs.mean_prob_logits`: log p, or log p1 - log p0 for a 1-channel sigmoid config): softmax(log p) = p to
 float32 rounding (~1e-7), and since log is increasing, argmax and `p >= threshold` decide as on the mean
-itself. So val, predict, the exported graph and deploy infer need no ensemble branch of their own.
+itself (a pixel within ~1e-7 of a tie aside), and the saved probability and the prediction agree. So val, predict, the exported graph and deploy infer need no ensemble branch of their own.
 
 Where the mean is taken:
 - `core.inference_options.InferenceOptions.logits` runs each member's own test-time augmentation and
