@@ -96,6 +96,7 @@ def init_model(config, checkpoint=None, device="gpu", engine="auto", precision="
             e.g. 'drive_unet_cpu'), which brings its config and weights.
         checkpoint (str, optional): The weights (a .pdparams file, a checkpoint directory or a URL); None with
             a config file keeps the random initialisation (with a warning).
+            A list of them is an ensemble (`models.ensemble`), as several --model_path of tools/predict.py.
         device (str): 'gpu' (falls back to 'cpu' with a log line) or 'cpu'; sets Paddle's device.
         engine (str): 'auto', 'dygraph', 'inference' (Paddle Inference) or 'onnx' (ONNX Runtime), as
             tools/predict.py's `--engine`.

@@ -7,6 +7,9 @@ deploy/python/infer.py or paddleseg_lite.deploy.Predictor. With --format onnx: s
 (--threshold, else the one `tools/val.py --threshold auto` stored with the weights) goes into deploy.yaml
 and, for --output_op argmax, into the graph. A fundus model (a vessel dataset, or `fov: auto`) gets
 `fov: auto` in deploy.yaml, so infer.py predicts background outside each image's field of view.
+Several --model_path (weights of the config's model) export ONE model of the ensemble (`models.ensemble`):
+its graph runs every member and averages their class probabilities before output_op; deploy.yaml records
+`ensemble:` (members, weights), and infer.py runs it like any export.
 """
 import argparse
 import os
@@ -21,7 +24,7 @@ from paddleseg_lite.datasets.fov import default_fov
 from paddleseg_lite.deploy import check_input_shape, export_model, export_onnx_model
 from paddleseg_lite.deploy.export import OUTPUT_OPS
 from paddleseg_lite.deploy.onnx_export import require
-from paddleseg_lite.models import load_entire_model
+from paddleseg_lite.models.ensemble import Ensemble, weights_list
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 
@@ -32,7 +35,8 @@ EXPORTERS = {"paddle": export_model, "onnx": export_onnx_model}
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Export a model to a Paddle Inference model + deploy.yaml")
     p.add_argument("--config", default=None, help=CONFIG_HELP + " (required unless --model)")
-    p.add_argument("--model_path", default=None, help="weights file, e.g. output/best_model/model.pdparams")
+    p.add_argument("--model_path", nargs="+", default=None, help="weights file, e.g. output/best_model/model.pdparams; "
+                   "several: one graph of the ensemble, averaging their class probabilities")
     p.add_argument("--save_dir", default="./output/inference_model", help="where the exported files go")
     p.add_argument("--input_shape", nargs=4, type=int, default=None, metavar=("N", "C", "H", "W"),
                    help="fixed input shape; default [None, 3, None, None] (any batch and image size)")
@@ -58,10 +62,11 @@ def main(argv=None):
     cli.set_device("cpu")
     cfg = Config(args.config, opts=args.opts)
     decision = resolve_threshold(threshold, args.model_path, model_classes(cfg))
-    model = cfg.model
     if args.model_path:
-        load_entire_model(model, args.model_path)
+        members = cli.load_members(cfg, args.model_path)
+        model = members[0] if len(members) == 1 else Ensemble(members, names=weights_list(args.model_path))
     else:
+        model = cfg.model
         logger.warning("--model_path not given: exporting randomly initialised weights")
     transforms = (cfg.dic.get("val_dataset") or {}).get("transforms") or []
     if not transforms:

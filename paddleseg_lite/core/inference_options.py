@@ -4,12 +4,14 @@ the evaluation inside training), prediction (tools/predict.py) and the deploy sc
 It holds PaddleSeg's `test_config` keys (plus `mirror_pad`), checks them once on construction (so a
 bad value stops val, predict or training before any work), and `logits()` runs
 `core.infer` accordingly: whole-image or sliding-window inference, with flip/scale augmentation when
-`aug` is on, mapped back to the image's original size.
+`aug` is on, mapped back to the image's original size. For an ensemble (`models.ensemble.Ensemble`) that is
+done for each member, then their probabilities are averaged: per image, after each member's augmentation.
 """
 import dataclasses
 from typing import Optional, Sequence, Union
 
 from paddleseg_lite.core.infer import aug_inference, inference
+from paddleseg_lite.models.ensemble import Ensemble
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.validate import check_number, check_pair, did_you_mean, is_number
 
@@ -59,7 +61,10 @@ class InferenceOptions:
 
     def logits(self, model, im, trans_info=None):
         """N x C x h0 x w0 float32 logits of `model` on the transformed image batch `im`, at the size
-        before the transforms recorded in `trans_info`."""
+        before the transforms recorded in `trans_info`; for an `Ensemble`, the logits of its members' mean
+        probabilities (`Ensemble.combine`)."""
+        if isinstance(model, Ensemble):
+            return model.combine([self.logits(member, im, trans_info) for member in model.members])
         slide = dict(is_slide=self.is_slide, stride=self.stride, crop_size=self.crop_size, mirror_pad=self.mirror_pad)
         if self.aug:
             return aug_inference(model, im, trans_info, scales=self.scales, flip_horizontal=self.flip_horizontal,

@@ -11,6 +11,12 @@ written atomically), with a digest of the weights file: a threshold whose weight
 tools/export.py copies it into deploy.yaml (and into the graph for output_op argmax), which
 deploy/python/infer.py uses. A number given to `val --threshold` is evaluated, not stored: an
 exploratory evaluation must not change what later predictions do; only tuning (`auto`) stores.
+
+An ensemble (several `--model_path`): `--threshold T` wins; else, when every member stores a threshold, their
+mean (the line names them); else argmax. `val --threshold auto` on an ensemble tunes and logs the threshold
+of the averaged probabilities but stores it nowhere: no file belongs to the ensemble, and writing it into
+each member's `.pdstates` would silently change that member's own predictions; the log line says to pass
+it as `--threshold T` to predict / export with the same members.
 """
 import dataclasses
 import hashlib
@@ -23,6 +29,7 @@ import paddle
 from paddleseg_lite.core.checkpoint import read_checkpoint_file, write_file
 from paddleseg_lite.cvlibs.builder import dataset_facts
 from paddleseg_lite.models.checkpoint_io import resolve_weights_path
+from paddleseg_lite.models.ensemble import weights_list
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.labels import num_classes_of
@@ -104,7 +111,8 @@ def stored_threshold(model_path):
 
 
 def resolve_threshold(value, model_path, num_classes=None):
-    """The threshold in use: `value` (parse_threshold's) > the one stored with `model_path` > argmax.
+    """The threshold in use: `value` (parse_threshold's) > the one stored with `model_path` (for several paths,
+    an ensemble: the mean of its members' when each stores one) > argmax.
 
     Logs one line for a binary model. `num_classes` None (unknown before running) skips the binary check.
 
@@ -118,19 +126,35 @@ def resolve_threshold(value, model_path, num_classes=None):
                             FLAG, value, num_classes, FLAG))
     if not binary:
         return Decision(None, "argmax")
-    stored = stored_threshold(model_path) if value is None else None
+    paths = weights_list(model_path)
     if value == AUTO:
-        decision = Decision(None, "{} auto: tuned after the evaluation, whose lines before it are at argmax".format(
-            FLAG), tune=True)
+        decision = Decision(None, "{} auto: tuned after the evaluation, whose lines before it are at argmax{}".format(
+            FLAG, "; an ensemble's is logged, not stored" if len(paths) > 1 else ""), tune=True)
     elif value is not None:
         decision = Decision(value, FLAG)
-    elif stored:
-        decision = Decision(stored[0], "stored in {}".format(stored[1]))
     else:
-        decision = Decision(None, "no {} given and none stored with the model".format(FLAG))
+        decision = _stored_decision(paths)
     shown = AUTO if decision.tune else "argmax" if decision.value is None else "{:.4f}".format(decision.value)
     logger.info("Decision threshold: {} ({})".format(shown, decision.source))
     return decision
+
+
+def _stored_decision(paths):
+    """The Decision without --threshold: the stored threshold of one model, the mean of an ensemble's."""
+    if len(paths) < 2:
+        stored = stored_threshold(paths[0] if paths else None)
+        if stored:
+            return Decision(stored[0], "stored in {}".format(stored[1]))
+        return Decision(None, "no {} given and none stored with the model".format(FLAG))
+    stored = [stored_threshold(path) for path in paths]
+    lacking = [path for path, found in zip(paths, stored) if not found]
+    if lacking:
+        return Decision(None, "no {} given, and {} of the {} ensemble members store none (first: {}); an ensemble "
+                              "uses the mean of its members' thresholds only when each has one".format(
+                                  FLAG, len(lacking), len(paths), lacking[0]))
+    values = [found[0] for found in stored]
+    return Decision(sum(values) / len(values), "mean of the {} ensemble members' stored thresholds {}".format(
+        len(values), ", ".join("{:.4f}".format(v) for v in values)))
 
 
 def tuned_threshold(evaluator, metrics):
@@ -155,7 +179,15 @@ def tuned_threshold(evaluator, metrics):
 
 
 def store_threshold(model_path, tuned):
-    """Write `tuned['threshold']` into the `.pdstates` next to `model_path` (rank 0); returns its path or None."""
+    """Write `tuned['threshold']` into the `.pdstates` next to `model_path` (rank 0); returns its path or None.
+    An ensemble's (several paths) is logged with how to use it, and not stored (see the module docstring)."""
+    paths = weights_list(model_path)
+    if len(paths) > 1:
+        logger.info("Threshold {:.4f} of the ensemble of {} members is not stored (no file belongs to the ensemble, "
+                    "and each member keeps its own); give {} {:.4f} to tools/predict.py and tools/export.py with the "
+                    "same --model_path".format(tuned["threshold"], len(paths), FLAG, tuned["threshold"]))
+        return None
+    model_path = paths[0] if paths else model_path
     path = states_path(model_path)
     if paddle.distributed.get_rank() != 0:
         return path

@@ -3,7 +3,8 @@
 Flow: model (dygraph, weights loaded) → `export_model` → `save_dir/model.pdmodel` + `model.pdiparams`
 + `deploy.yaml`, which `deploy.predictor.Predictor` and deploy/python/infer.py read (`for_fd`: PaddleSeg's
 FastDeploy names `inference.pdmodel` / `inference.pdiparams` / `inference.yml`, the same content; infer.py
-reads them with `--config save_dir/inference.yml`).
+reads them with `--config save_dir/inference.yml`). An `models.ensemble.Ensemble` exports as one graph running
+every member (deploy.yaml `ensemble:` says how many and which weights).
 
 The program is written in the *old* program format (model.pdmodel), not PIR (model.json): Paddle
 Inference 3.3 with oneDNN fails on `bilinear_interp_v2` in the PIR executor
@@ -18,6 +19,7 @@ import paddle.nn.functional as F
 import yaml
 
 from paddleseg_lite.deploy.conv_bias import rewire_conv_bias
+from paddleseg_lite.models.ensemble import Ensemble
 from paddleseg_lite.models.outputs import logits_to_pred
 from paddleseg_lite.utils.labels import is_sigmoid
 from paddleseg_lite.utils.progress import Stages
@@ -107,7 +109,7 @@ def save_inference_model(model, path_prefix, input_shape=None, output_op="argmax
 
 
 def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax", threshold=None, fov=None,
-                      prefix="model", filename=DEPLOY_FILE):
+                      prefix="model", filename=DEPLOY_FILE, ensemble=None):
     """Write PaddleSeg's `deploy.yaml` into `save_dir` and return its path.
 
     Args:
@@ -120,6 +122,8 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         fov (str, optional): 'auto' records `fov: auto` (fundus models): deploy/python/infer.py then
             estimates each image's field of view and predicts background outside it.
         prefix (str), filename (str): The model files' name (`<prefix>.pdmodel`, `.pdiparams`) and the yaml's.
+        ensemble (dict, optional): `Ensemble.describe()` of an exported ensemble (`ensemble:`; informative,
+            infer.py needs nothing else).
     """
     deploy = {"Deploy": {
         "model": prefix + ".pdmodel",
@@ -133,6 +137,8 @@ def write_deploy_yaml(save_dir, transforms, input_shape=None, output_op="argmax"
         deploy["Deploy"]["threshold"] = float(threshold)
     if fov:
         deploy["Deploy"]["fov"] = fov
+    if ensemble:
+        deploy["Deploy"]["ensemble"] = ensemble
     path = os.path.join(save_dir, filename)
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(deploy, f, sort_keys=False, default_flow_style=None)
@@ -163,7 +169,8 @@ def export_model(model, save_dir, transforms=None, input_shape=None, output_op="
     os.makedirs(save_dir, exist_ok=True)
     prefix, filename = (FD_PREFIX, FD_DEPLOY_FILE) if for_fd else ("model", DEPLOY_FILE)
     save_inference_model(model, os.path.join(save_dir, prefix), input_shape, output_op, threshold, stages)
-    path = write_deploy_yaml(save_dir, transforms, input_shape, output_op, threshold, fov, prefix, filename)
+    ensemble = model.describe() if isinstance(model, Ensemble) else None
+    path = write_deploy_yaml(save_dir, transforms, input_shape, output_op, threshold, fov, prefix, filename, ensemble)
     if own:
         stages.finish()
     return path

@@ -212,13 +212,15 @@ def check_complete(report, path, model, allow_unexpected=True):
                             path, len(report['unexpected']), name, report['unexpected'][0]))
 
 
-def load_entire_model(model, path):
+def load_entire_model(model, path, strict=False):
     """Load every parameter of `model` from a checkpoint, for evaluation/prediction.
 
     Args:
         model (paddle.nn.Layer): The model to fill.
         path (str|None): A `.pdparams` file, a directory with `model.pdparams`, or a URL.
             None only warns (the model keeps its random initialisation).
+        strict (bool): Checkpoint keys the model lacks are an error too (an ensemble member made by another
+            architecture), not only ignored with a warning.
 
     Returns:
         dict|None: The `match_state_dict` report (None when `path` is None).
@@ -232,6 +234,6 @@ def load_entire_model(model, path):
         return None
     path = resolve_weights_path(path)
     report = match_state_dict(model, read_state_dict(path))
-    check_complete(report, path, model)
+    check_complete(report, path, model, allow_unexpected=not strict)
     _apply(model, report, path)
     return report

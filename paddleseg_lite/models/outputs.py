@@ -6,7 +6,11 @@ Without a decision threshold a pixel's class is the argmax over classes (sigmoid
 model), as in PaddleSeg. With a threshold t (binary models only: 2 classes or 1 sigmoid channel; tuned
 by `tools/val.py --threshold auto`) a pixel is foreground (class 1) where its foreground probability,
 as `logits_to_prob` computes it, is >= t, so a saved probability map and the prediction always agree.
+`mean_prob_logits` goes the other way for an ensemble (`models.ensemble`): logits whose probabilities are the
+mean of its members', which the rules above then decide.
 """
+import math
+
 import paddle
 import paddle.nn.functional as F
 
@@ -27,6 +31,43 @@ def logits_to_prob(logits):
         p = F.sigmoid(logits)
         return paddle.concat([1 - p, p], axis=1)
     return F.softmax(logits, axis=1)
+
+
+def logits_to_log_prob(logits):
+    """log(`logits_to_prob(logits)`), computed stably (log-softmax; [log sigmoid(-z), log sigmoid(z)] for a
+    1-channel model).
+
+    Returns:
+        Tensor: N×max(C, 2)×H×W float32.
+    """
+    logits = logits.astype("float32")
+    if is_sigmoid(logits):
+        logits = paddle.concat([paddle.zeros_like(logits), logits], axis=1)  # softmax([0, z]) = [1 - p, p]
+    return F.log_softmax(logits, axis=1)
+
+
+def mean_prob_logits(member_logits):
+    """Logits whose probabilities are the mean of the probabilities of `member_logits` (an ensemble), and whose
+    argmax / `logits_to_pred` decide as the mean itself does.
+
+    They are the log of the mean, log(sum_m p_m) - log k, taken in log space so that no probability is rounded
+    to 0 first: log-sum-exp over members as max_m(a_m) - max_m(log_softmax_m(a)), both at the same member, the
+    largest, so nothing cancels. softmax(log p) = p to float32 rounding. (`paddle.log` is avoided: it cannot
+    be traced into the old program format export uses.) A 1-channel (sigmoid) model gets log p1 - log p0, whose
+    sigmoid is p1.
+
+    Args:
+        member_logits (list[Tensor]): N×C×H×W logits of each member, the same C.
+
+    Returns:
+        Tensor: N×C×H×W float32.
+    """
+    log_probs = paddle.stack([logits_to_log_prob(logits) for logits in member_logits], axis=0)
+    log_sum = paddle.max(log_probs, axis=0) - paddle.max(F.log_softmax(log_probs, axis=0), axis=0)
+    log_mean = log_sum - math.log(len(member_logits))
+    if is_sigmoid(member_logits[0]):
+        return log_mean[:, 1:2] - log_mean[:, 0:1]
+    return log_mean
 
 
 def prob_to_pred(prob, threshold):
