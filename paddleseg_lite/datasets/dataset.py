@@ -13,6 +13,10 @@ The optional third column is a field-of-view mask (nonzero = inside); label pixe
 become `ignore_index` and the mask is returned as `fov`. In test mode a line may hold the image only.
 `fov: auto` (or a folder of masks) gives the images without a listed mask a FOV the same way
 (`datasets/fov.py`); a listed mask wins.
+
+Labels hold class ids as stored; `label_map` (e.g. `{0: 0, 255: 1}` for 0/255 masks, or RGB colour keys,
+`utils.labels.LabelMap`) converts stored values when they are read, and refuses values it does not cover.
+Every dataset type takes it through `_setup`.
 """
 import collections
 import os
@@ -25,7 +29,7 @@ from paddleseg_lite.transforms import Compose
 from paddleseg_lite.transforms import io
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
-from paddleseg_lite.utils.labels import check_label_values
+from paddleseg_lite.utils.labels import LabelMap, check_label_values
 from paddleseg_lite.utils.validate import check_choice, check_int
 
 MODES = ("train", "val", "test")
@@ -59,6 +63,9 @@ class Dataset:
         edge (bool): PaddleSeg's edge labels; not supported, must be False.
         fov (str, optional): FOV of the images the list gives no mask: 'auto' (estimated from the image)
             or a folder of masks matched by file stem; None (default): none.
+        label_map (dict, optional): Stored label value (gray value, palette index) -> class id, e.g.
+            {0: 0, 255: 1}; or 'R,G,B' colour -> class id. Values it does not cover are an error.
+            None (default): labels hold class ids.
 
     Returns (per item):
         dict: `img` CHW float32, `label` int64, `fov` uint8 (if the sample has a FOV), `trans_info`,
@@ -70,8 +77,9 @@ class Dataset:
     """
 
     def __init__(self, mode, dataset_root, transforms, num_classes, train_path=None, val_path=None,
-                 test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False, fov=None):
-        self._setup(mode, transforms, num_classes, ignore_index, img_channels, edge, fov)
+                 test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False, fov=None,
+                 label_map=None):
+        self._setup(mode, transforms, num_classes, ignore_index, img_channels, edge, fov, label_map)
         self.dataset_root = check_root(type(self).__name__, dataset_root)
         list_path = {"train": train_path, "val": val_path, "test": test_path}[mode]
         if list_path is None:
@@ -81,7 +89,8 @@ class Dataset:
         self.file_list = read_file_list(list_path, self.dataset_root, separator, mode)
         self._require_samples(list_path)
 
-    def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False, fov=None):
+    def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False, fov=None,
+               label_map=None):
         """Validate and store the arguments shared by every dataset; build the Compose."""
         name = type(self).__name__
         self.mode = check_choice(name, "mode", mode, MODES)
@@ -93,6 +102,10 @@ class Dataset:
                              "remove `edge` from the dataset config".format(name))
         self.transforms = build_compose(transforms, img_channels, name)
         self.fov_source = FovSource(check_fov_value(name, fov), "{}: fov".format(name))
+        self.label_map = None
+        if label_map is not None:
+            self.label_map = LabelMap(label_map, "{}: label_map".format(name))
+            self.label_map.check_targets(self.num_classes, self.ignore_index)
         self._warned_binary = False
         self._raw_cache = RawCache(RAW_CACHE_BYTES)
 
@@ -140,9 +153,12 @@ class Dataset:
         return img, label, fov, sample.img
 
     def _read_checked_label(self, sample):
-        raw = io.read_gt("label", sample.label)
         if sample.label_is_mask:
-            return (raw > 0).astype(np.int64)
+            return (io.read_label(sample.label) > 0).astype(np.int64)
+        if self.label_map is not None:  # its class ids were checked when it was built
+            return self.label_map.apply(io.read_label_keys(sample.label, self.label_map),
+                                        "label '{}'".format(sample.label))
+        raw = io.read_label(sample.label)
         values = label_values(raw)
         check_label_values(values, self.num_classes, self.ignore_index, "label '{}'".format(sample.label))
         self._warn_if_binary_255(sample.label, values)
@@ -154,7 +170,8 @@ class Dataset:
             return
         self._warned_binary = True
         logger.warning("{}: label '{}' holds only 0 and 255 (= ignore_index): if 255 marks the foreground, "
-                       "convert labels to 0/1 (tools/prepare_drive.py does for DRIVE)".format(
+                       "set `label_map: {{0: 0, 255: 1}}` or convert the files with tools/convert_labels.py "
+                       "--map 0:0 255:1".format(
                            type(self).__name__, path))
 
     def _pack(self, img, label, fov, img_path):
