@@ -21,6 +21,7 @@ COMMANDS = {  # name: (module of paddleseg_lite.cli, one line for --help)
     "print-config": ("print_config", "show the resolved config and the file each key came from"),
     "check-data": ("check_data", "check a config's datasets: sizes, labels, FOV, Normalize statistics"),
     "prepare-drive": ("prepare_drive", "convert the DRIVE archive (zip or folder) to the file-list layout"),
+    "convert-labels": ("convert_labels", "convert 0/255, palette or colour masks to class-id PNGs (--map 0:0 255:1)"),
     "make-synthetic-data": ("make_synthetic_data", "write synthetic vessel images as a file-list dataset"),
     "quickstart": ("quickstart", "train, evaluate and predict on synthetic vessel images (~3 min on a CPU)"),
 }
