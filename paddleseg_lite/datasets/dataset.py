@@ -76,6 +76,8 @@ class Dataset:
         at the original size in val mode.
     """
 
+    REFUSE_0_255 = False  # see `_check_binary_255`
+
     def __init__(self, mode, dataset_root, transforms, num_classes, train_path=None, val_path=None,
                  test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False, fov=None,
                  label_map=None):
@@ -161,18 +163,21 @@ class Dataset:
         raw = io.read_label(sample.label)
         values = label_values(raw)
         check_label_values(values, self.num_classes, self.ignore_index, "label '{}'".format(sample.label))
-        self._warn_if_binary_255(sample.label, values)
+        self._check_binary_255(sample.label, values)
         return raw.astype(np.int64)
 
-    def _warn_if_binary_255(self, path, values):
-        """0/255-only labels pass the value check when ignore_index is 255, but are usually a mistake."""
+    def _check_binary_255(self, path, values):
+        """0/255-only labels pass the value check when ignore_index is 255, but are usually a mistake: warned
+        once (PaddleSeg reads them), or refused where `REFUSE_0_255` (FolderDataset)."""
         if self._warned_binary or self.ignore_index != 255 or set(values.tolist()) != {0, 255}:
             return
+        text = ("{}: label '{}' holds only 0 and 255 (= ignore_index, so its foreground would be ignored): if 255 "
+                "marks the foreground, set `label_map: {{0: 0, 255: 1}}` or convert the files with "
+                "tools/convert_labels.py --map 0:0 255:1".format(type(self).__name__, path))
+        if self.REFUSE_0_255:
+            raise UserError(text + "; if 255 does mark pixels to ignore, say so: `label_map: {0: 0, 255: 255}`")
         self._warned_binary = True
-        logger.warning("{}: label '{}' holds only 0 and 255 (= ignore_index): if 255 marks the foreground, "
-                       "set `label_map: {{0: 0, 255: 1}}` or convert the files with tools/convert_labels.py "
-                       "--map 0:0 255:1".format(
-                           type(self).__name__, path))
+        logger.warning(text)
 
     def _pack(self, img, label, fov, img_path):
         """Run the transforms with PaddleSeg's label rule (val: label untouched, shape (1, H, W))."""

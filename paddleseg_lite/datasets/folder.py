@@ -11,6 +11,9 @@ case): `21_training.tif`, `21_manual1.gif`, `21_training_mask.gif` are key `21` 
 `_training`, `_manual1`, `_training_mask`; with an extension (`.png`, `_manual1.gif`) it matches that
 format only. The default suffix '' makes the key the file stem (`a.jpg` + `a.png`).
 
+Without a `label_map`, masks holding only 0 and 255 are refused even when 255 is ignore_index (read as
+they are, they would train on the background alone); `label_map: {0: 0, 255: 255}` says 255 is ignore.
+
 Unmatched files: an image without a mask is an error naming the keys (train/val; in test mode masks
 are optional); a mask or FOV mask without an image only warns (it is never read). With `fov/` present,
 every image needs a FOV mask unless `fov: auto` estimates the missing ones. Two files of one folder with
@@ -66,6 +69,8 @@ class FolderDataset(Dataset):
         `trans_info`, `img_path`.
     """
 
+    REFUSE_0_255 = True  # masks as users have them: 0/255 without a label_map is never read as class 0 + ignore
+
     def __init__(self, dataset_root, num_classes, transforms=None, mode="train", img_dir="images",
                  ann_dir="masks", fov_dir=DEFAULT_FOV_DIR, img_suffix="", seg_map_suffix="", fov_suffix="",
                  label_map=None, fov=None, train_path=None, val_path=None, test_path=None, separator=" ",
@@ -89,6 +94,7 @@ class FolderDataset(Dataset):
             list_path = self._resolve_list(list_path)
             self.file_list = self._listed_samples(list_path, separator)
             self._require_samples(list_path)
+        self._raw_cache.get(0, self.load_raw)  # read (and cached) now: a mask format mistake shows before training
 
     def _folder(self, key, required):
         """The folder `self.layout[key]` under dataset_root, or None when it is absent and not required."""

@@ -188,7 +188,8 @@ def test_0_255_labels_with_ignore_255_warn_once(tmp_path, monkeypatch):
     monkeypatch.setattr(dataset_module.logger, "warning", messages.append)
     ds[0]
     ds[0]
-    assert len(messages) == 1 and "set `label_map: {0: 0, 255: 1}`" in messages[0]
+    assert len(messages) == 1 and "so its foreground would be ignored): if 255 marks the foreground, set " \
+                                  "`label_map: {0: 0, 255: 1}`" in messages[0]
 
 
 def test_size_mismatch(tmp_path):

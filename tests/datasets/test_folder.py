@@ -101,7 +101,7 @@ def test_images_without_masks_are_one_error_naming_them(tmp_path):
     with pytest.raises(UserError, match=r"FolderDataset: 2 of 3 images have no mask in '.*masks': keys b, c "
                                         r"\(expected <key>\.\* there\)"):
         FolderDataset(root, 2)
-    ds = FolderDataset(root, 2, mode="test")  # test mode: masks optional
+    ds = FolderDataset(root, 2, mode="test", label_map={0: 0, 255: 1})  # test mode: masks optional
     assert [s.label is None for s in ds.file_list] == [False, True, True]
     assert "label" not in ds[1] and ds[0]["label"].shape == (H, W)
 
@@ -129,9 +129,14 @@ def test_0_255_masks_without_label_map_are_refused_naming_the_option(tmp_path):
     folder(str(tmp_path), ["a.png"])
     with pytest.raises(UserError, match=r"labels look like 0/255 masks: .*`label_map: \{0: 0, 255: 1\}`.*"
                                         r"tools/convert_labels.py --map 0:0 255:1"):
-        FolderDataset(str(tmp_path), 2, ignore_index=254)[0]
+        FolderDataset(str(tmp_path), 2, ignore_index=254)  # the first sample is read when the dataset is built
     with pytest.raises(UserError, match=r"values \[255\] are not covered by FolderDataset: label_map \{0: 0\}"):
         FolderDataset(str(tmp_path), 2, label_map={0: 0})[0]
+    with pytest.raises(UserError, match=r"holds only 0 and 255 \(= ignore_index, so its foreground would be ignored\)"
+                                        r".*`label_map: \{0: 0, 255: 1\}`.*say so: `label_map: \{0: 0, 255: 255\}`"):
+        FolderDataset(str(tmp_path), 2)  # ignore_index 255: refused, not read as background + ignore
+    label = FolderDataset(str(tmp_path), 2, label_map={0: 0, 255: 255})[0]["label"]
+    np.testing.assert_array_equal(label, fundus(0)[2])
 
 
 def test_palette_masks_map_by_index(tmp_path):
