@@ -24,6 +24,7 @@ COMMANDS = {  # name: (module of paddleseg_lite.cli, one line for --help)
     "prepare-drive": ("prepare_drive", "convert the DRIVE archive (zip or folder) to the file-list layout"),
     "split-dataset": ("split_dataset", "write train/val/test or k-fold split lists (seeded, stratified, grouped)"),
     "cross-validate": ("cross_validate", "train the k folds of split lists, report per-fold and pooled metrics"),
+    "convert-labels": ("convert_labels", "convert 0/255, palette or colour masks to class-id PNGs (--map 0:0 255:1)"),
     "make-synthetic-data": ("make_synthetic_data", "write synthetic vessel images as a file-list dataset"),
     "quickstart": ("quickstart", "train, evaluate and predict on synthetic vessel images (~3 min on a CPU)"),
 }

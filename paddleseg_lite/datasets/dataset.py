@@ -13,6 +13,10 @@ The optional third column is a field-of-view mask (nonzero = inside); label pixe
 become `ignore_index` and the mask is returned as `fov`. In test mode a line may hold the image only.
 `fov: auto` (or a folder of masks) gives the images without a listed mask a FOV the same way
 (`datasets/fov.py`); a listed mask wins.
+
+Labels hold class ids as stored; `label_map` (e.g. `{0: 0, 255: 1}` for 0/255 masks, or RGB colour keys,
+`utils.labels.LabelMap`) converts stored values when they are read, and refuses values it does not cover.
+Every dataset type takes it through `_setup`.
 """
 import collections
 import os
@@ -25,7 +29,7 @@ from paddleseg_lite.transforms import Compose
 from paddleseg_lite.transforms import io
 from paddleseg_lite.utils import logger
 from paddleseg_lite.utils.errors import UserError
-from paddleseg_lite.utils.labels import check_label_values
+from paddleseg_lite.utils.labels import LabelMap, check_label_values
 from paddleseg_lite.utils.validate import check_choice, check_int
 
 MODES = ("train", "val", "test")
@@ -69,6 +73,9 @@ class Dataset:
         edge (bool): PaddleSeg's edge labels; not supported, must be False.
         fov (str, optional): FOV of the images the list gives no mask: 'auto' (estimated from the image)
             or a folder of masks matched by file stem; None (default): none.
+        label_map (dict, optional): Stored label value (gray value, palette index) -> class id, e.g.
+            {0: 0, 255: 1}; or 'R,G,B' colour -> class id. Values it does not cover are an error.
+            None (default): labels hold class ids.
 
     Returns (per item):
         dict: `img` CHW float32, `label` int64, `fov` uint8 (if the sample has a FOV), `trans_info`,
@@ -79,9 +86,12 @@ class Dataset:
         at the original size in val mode.
     """
 
+    REFUSE_0_255 = False  # see `_check_binary_255`
+
     def __init__(self, mode, dataset_root, transforms, num_classes, train_path=None, val_path=None,
-                 test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False, fov=None):
-        self._setup(mode, transforms, num_classes, ignore_index, img_channels, edge, fov)
+                 test_path=None, separator=" ", ignore_index=255, img_channels=3, edge=False, fov=None,
+                 label_map=None):
+        self._setup(mode, transforms, num_classes, ignore_index, img_channels, edge, fov, label_map)
         self.dataset_root = check_root(type(self).__name__, dataset_root)
         list_path = {"train": train_path, "val": val_path, "test": test_path}[mode]
         if list_path is None:
@@ -91,7 +101,8 @@ class Dataset:
         self.file_list = read_file_list(list_path, self.dataset_root, separator, mode)
         self._require_samples(list_path)
 
-    def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False, fov=None):
+    def _setup(self, mode, transforms, num_classes, ignore_index, img_channels, edge=False, fov=None,
+               label_map=None):
         """Validate and store the arguments shared by every dataset; build the Compose."""
         name = type(self).__name__
         self.mode = check_choice(name, "mode", mode, MODES)
@@ -103,6 +114,10 @@ class Dataset:
                              "remove `edge` from the dataset config".format(name))
         self.transforms = build_compose(transforms, img_channels, name)
         self.fov_source = FovSource(check_fov_value(name, fov), "{}: fov".format(name))
+        self.label_map = None
+        if label_map is not None:
+            self.label_map = LabelMap(label_map, "{}: label_map".format(name))
+            self.label_map.check_targets(self.num_classes, self.ignore_index)
         self._warned_binary = False
         self._raw_cache = RawCache(RAW_CACHE_BYTES)
 
@@ -150,22 +165,29 @@ class Dataset:
         return img, label, fov, sample.img
 
     def _read_checked_label(self, sample):
-        raw = io.read_gt("label", sample.label)
         if sample.label_is_mask:
-            return mask_to_classes(raw)
+            return mask_to_classes(io.read_label(sample.label))
+        if self.label_map is not None:  # its class ids were checked when it was built
+            return self.label_map.apply(io.read_label_keys(sample.label, self.label_map),
+                                        "label '{}'".format(sample.label))
+        raw = io.read_label(sample.label)
         values = label_values(raw)
         check_label_values(values, self.num_classes, self.ignore_index, "label '{}'".format(sample.label))
-        self._warn_if_binary_255(sample.label, values)
+        self._check_binary_255(sample.label, values)
         return raw.astype(np.int64)
 
-    def _warn_if_binary_255(self, path, values):
-        """0/255-only labels pass the value check when ignore_index is 255, but are usually a mistake."""
+    def _check_binary_255(self, path, values):
+        """0/255-only labels pass the value check when ignore_index is 255, but are usually a mistake: warned
+        once (PaddleSeg reads them), or refused where `REFUSE_0_255` (FolderDataset)."""
         if self._warned_binary or self.ignore_index != 255 or set(values.tolist()) != {0, 255}:
             return
+        text = ("{}: label '{}' holds only 0 and 255 (= ignore_index, so its foreground would be ignored): if 255 "
+                "marks the foreground, set `label_map: {{0: 0, 255: 1}}` or convert the files with "
+                "tools/convert_labels.py --map 0:0 255:1".format(type(self).__name__, path))
+        if self.REFUSE_0_255:
+            raise UserError(text + "; if 255 does mark pixels to ignore, say so: `label_map: {0: 0, 255: 255}`")
         self._warned_binary = True
-        logger.warning("{}: label '{}' holds only 0 and 255 (= ignore_index): if 255 marks the foreground, "
-                       "convert labels to 0/1 (tools/prepare_drive.py does for DRIVE)".format(
-                           type(self).__name__, path))
+        logger.warning(text)
 
     def _pack(self, img, label, fov, img_path):
         """Run the transforms with PaddleSeg's label rule (val: label untouched, shape (1, H, W))."""

@@ -2,7 +2,8 @@
 `Dataset.load_raw` (paths from the list files).
 
 Decoding uses OpenCV, with PNG palettes read from the file's PLTE chunk (labels saved as palette
-PNGs keep their indices) and gray GIFs (DRIVE's masks); on top, the sample rules: images come out RGB,
+PNGs keep their indices) and gray GIFs (DRIVE's masks), or their colours for a colour `label_map`
+(`read_label_keys`); on top, the sample rules: images come out RGB,
 a `fov` mask comes out 0/1, and every gt_field must have its image's size.
 
 A file that cannot be read whole is a UserError naming it: missing, empty, truncated, or not decodable.
@@ -106,7 +107,18 @@ def read_label(path):
     if np.all(rgb == rgb[:, :, :1]):
         return np.ascontiguousarray(rgb[:, :, 0])
     raise UserError("Label file {} is a colour image; labels must be single-channel class ids "
-                    "(gray or palette PNG). Convert it, e.g. to a PNG of class indices.".format(path))
+                    "(gray or palette PNG). Convert it, e.g. to a PNG of class indices, or map its colours to "
+                    "classes: dataset option `label_map: {{'255,0,0': 1, '0,0,0': 0}}`, or tools/convert_labels.py "
+                    "--map 255,0,0:1 0,0,0:0.".format(path))
+
+
+def read_label_keys(path, label_map):
+    """What the keys of `label_map` (a `utils.labels.LabelMap`) refer to in a label file: its stored values
+    (H, W) as `read_label` gives them (palette PNG: the indices), or, for a colour map, its RGB colours
+    (H, W, 3) uint8 as decoded (a palette PNG: its palette colours)."""
+    if not label_map.colour:
+        return read_label(path)
+    return np.ascontiguousarray(_imread(path, cv2.IMREAD_COLOR, "label")[:, :, ::-1])
 
 
 def _imread(path, flag, what):

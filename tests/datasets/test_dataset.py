@@ -173,7 +173,8 @@ def test_0_255_labels_get_conversion_hint(tmp_path):
     label[2:4] = 255
     _write_list(str(tmp_path), [_write_sample(str(tmp_path), "d", label)])
     ds = Dataset("train", str(tmp_path), None, 2, train_path="train.txt", ignore_index=254)
-    with pytest.raises(UserError, match="look like 0/255 masks: convert them to 0/1"):
+    with pytest.raises(UserError, match="look like 0/255 masks: convert them to 0/1 with the dataset option "
+                                        r"`label_map: \{0: 0, 255: 1\}`, or .* `tools/convert_labels.py --map 0:0 255:1`"):
         ds[0]
 
 
@@ -187,7 +188,8 @@ def test_0_255_labels_with_ignore_255_warn_once(tmp_path, monkeypatch):
     monkeypatch.setattr(dataset_module.logger, "warning", messages.append)
     ds[0]
     ds[0]
-    assert len(messages) == 1 and "convert labels to 0/1" in messages[0]
+    assert len(messages) == 1 and "so its foreground would be ignored): if 255 marks the foreground, set " \
+                                  "`label_map: {0: 0, 255: 1}`" in messages[0]
 
 
 def test_size_mismatch(tmp_path):

@@ -81,7 +81,8 @@ RANGE_HINT = "check num_classes / ignore_index and the label files"
     (-1, 3, 255, "Named: label values [-1] are outside [0, 3) and not ignore_index 255; " + RANGE_HINT),
     (2, 1, 255, "Named: label values [2] are outside [0, 2) and not ignore_index 255; " + RANGE_HINT),
     (255, 3, -1, "Named: label values [255] are outside [0, 3) and not ignore_index -1; labels look like 0/255 "
-                 "masks: convert them to 0/1 (tools/prepare_drive.py does for DRIVE)")])
+                 "masks: convert them to 0/1 with the dataset option `label_map: {0: 0, 255: 1}`, or convert the "
+                 "files with `tools/convert_labels.py --map 0:0 255:1` (tools/prepare_drive.py does for DRIVE)")])
 def test_prepare_rejects_labels_outside_the_classes(value, channels, ignore, message):
     label = np.zeros((2, 2, 3), 'int64')
     label[1, 1, 2] = value

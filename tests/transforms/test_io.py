@@ -81,8 +81,9 @@ def test_read_label_values_and_dtypes(tmp_path):
     path = write_png(tmp_path / "rgb.png", 2, 1, 2, rows=rows)
     with pytest.raises(UserError) as info:
         io.read_label(path)
-    assert str(info.value) == ("Label file {} is a colour image; labels must be single-channel class ids "
-                               "(gray or palette PNG). Convert it, e.g. to a PNG of class indices.".format(path))
+    assert str(info.value).startswith("Label file {} is a colour image; labels must be single-channel class ids "
+                                      "(gray or palette PNG). Convert it, e.g. to a PNG of class indices, or map its "
+                                      "colours to classes: dataset option `label_map".format(path))
     path = write_png(tmp_path / "pal.png", 2, 1, 3, [[10, 20, 30], [0, 0, 200]], rows=np.array([[1, 0]], np.uint8))
     np.testing.assert_array_equal(io.read_label(path), [[1, 0]])
 
