@@ -47,12 +47,18 @@ def resolve_config(value, flag="--config"):
     """
     if os.path.isfile(value):
         return value
-    name, builtins = _builtin_name(str(value)), builtin_configs()
-    if name in builtins:
-        return builtins[name]
-    names = list(builtins)
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    found = find_builtin(value)
+    if found:
+        return found
+    names = list(builtin_configs())
+    close = difflib.get_close_matches(_builtin_name(str(value)), names, n=3, cutoff=0.5)
     hint = "close built-in names: {}".format(", ".join(close)) if close else "built-in names: {}".format(
         ", ".join(names))
     raise UserError("{} {}: no such file and no built-in config of that name; {} (`paddleseg_lite list configs` "
                     "lists them)".format(flag, value, hint))
+
+
+def find_builtin(value):
+    """The file of the built-in config `value` (`drive_cpu/unet_drive_cpu`, with or without `configs/` or
+    `.yml`), or None."""
+    return builtin_configs().get(_builtin_name(str(value)))

@@ -1,6 +1,7 @@
 """Load a YAML config: `_base_` inheritance, deep merge, CLI overrides.
 
-`load_yaml` resolves `_base_` files (relative to the including file, recursively) and merges them:
+`load_yaml` resolves `_base_` files (relative to the including file, else a built-in config by name:
+`_base_: drive_cpu/unet_drive_cpu`; recursively) and merges them:
 dicts merge key by key, everything else (lists included) is replaced; a dict holding `_delete_: true`
 or PaddleSeg's `_inherited_: false` replaces the base dict outright (at the top level of a file: no
 base is inherited). With several bases, earlier bases win over later ones (PaddleSeg's rule). `Config`
@@ -15,7 +16,7 @@ import os
 import yaml
 
 from paddleseg_lite.cvlibs import builder
-from paddleseg_lite.cvlibs.builtin_configs import resolve_config
+from paddleseg_lite.cvlibs.builtin_configs import find_builtin, resolve_config
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, check_keys, train_settings
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.fileio import writing
@@ -126,6 +127,8 @@ def load_yaml(path, origins=None, _chain=()):
     merged = {}
     for base in reversed(bases):  # earlier bases win over later ones
         base_path = os.path.join(os.path.dirname(path), base)
+        if not os.path.isfile(base_path):  # a built-in config by name: `_base_: drive_cpu/unet_drive_cpu`
+            base_path = find_builtin(base) or base_path
         merged = merge(load_yaml(base_path, origins, _chain + (path,)), merged)
     return merge(dic, merged, path, origins)
 

@@ -59,3 +59,14 @@ def test_an_unknown_name_names_the_flag_and_close_names(tmp_path, monkeypatch, v
     message = str(error.value)
     assert message.startswith("--config {}: no such file and no built-in config of that name; ".format(value))
     assert close in message and "\n" not in message
+
+
+def test_a_users_config_inherits_a_built_in_by_name_and_a_missing_base_names_the_chain(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yml").write_text("_base_: drive_cpu/unet_drive_cpu\niters: 100\n")
+    cfg = Config(str(tmp_path / "mine.yml"))
+    assert cfg.dic["iters"] == 100 and cfg.dic["model"]["base_channels"] == 8
+    assert cfg.origins["model.base_channels"] == os.path.join(SHIPPED, "drive_cpu", "unet_drive_cpu.yml")
+    (tmp_path / "bad.yml").write_text("_base_: drive_cpu/unet_drive_cpv\n")
+    with pytest.raises(UserError, match=r"Config file not found: .*drive_cpu/unet_drive_cpv \(included from "):
+        Config(str(tmp_path / "bad.yml"))
