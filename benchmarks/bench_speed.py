@@ -4,7 +4,7 @@ Every variant runs in its own subprocess (so thread settings and peak RSS are it
 rounds interleave the variants (A B C A B C ...) so machine noise hits them alike. Needs a side
 venv with paddleseg==2.8.0 and torch (see benchmarks/README.md); missing ones are skipped.
 
-    /work/venv-bench/bin/python benchmarks/bench_speed.py --rounds 2
+    path/to/venv-bench/bin/python benchmarks/bench_speed.py --rounds 2
 """
 import argparse
 import glob

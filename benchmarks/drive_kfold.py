@@ -9,8 +9,8 @@ checkpoint on its held-out images, with the config's flip averaging and with one
 per-fold, mean +/- std and pooled vessel metrics inside the FOV, plus the F1 at a threshold chosen
 without the fold (on the other folds' held-out predictions).
 
-    python benchmarks/drive_kfold.py train --config configs/drive_cpu/unet_drive_cpu.yml --out /tmp/kf/r60
-    python benchmarks/drive_kfold.py report --out /tmp/kf/r60
+    python benchmarks/drive_kfold.py train --config configs/drive_cpu/unet_drive_cpu.yml --out out/kf/r60
+    python benchmarks/drive_kfold.py report --out out/kf/r60
 
 Every metric comes from per-image histograms of the vessel probability (`AucHistogram`, 65536 bins):
 "argmax" is p >= 0.5, AUC is the histogram AUC `tools/val.py` reports.
