@@ -11,7 +11,7 @@ from paddleseg_lite.utils.errors import UserError
 from tool_runner import ENV, ROOT
 
 COMMANDS = ["train", "val", "predict", "export", "infer", "list", "print-config", "check-data", "prepare-dataset",
-            "prepare-drive", "convert-labels", "split-dataset", "cross-validate", "make-synthetic-data", "quickstart"]
+            "prepare-drive", "split-dataset", "cross-validate", "convert-labels", "make-synthetic-data", "quickstart"]
 
 
 def run_main(*args, cwd=ROOT):

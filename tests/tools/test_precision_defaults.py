@@ -1,14 +1,13 @@
 """tools/predict.py and tools/val.py share their inference defaults (fp32, --engine auto), so the same
 model gives the same pixels in both; bf16 only on request (--precision bf16, or auto). deploy/python/infer.py
 defaults to fp32 too (as PaddleSeg's)."""
-import importlib.util
-import os
 
 import numpy as np
 import pytest
 
+from paddleseg_lite.cli import infer
 from paddleseg_lite.transforms.io import read_label
-from tool_runner import CONFIG, ROOT, TINY, load_tool, save_tiny_weights
+from tool_runner import CONFIG, TINY, load_tool, save_tiny_weights
 
 PREDICT, VAL = load_tool("predict"), load_tool("val")
 SIZE = ["val_dataset.image_size=48"]  # the val images are those make_synthetic_data writes at 48 px
@@ -19,9 +18,6 @@ def test_predict_and_val_default_to_fp32():
     for args in (PREDICT.parse_args(common + ["--image_path", "x.png"]), VAL.parse_args(common)):
         assert (args.precision, args.engine) == ("fp32", "auto")
     assert PREDICT.parse_args(common + ["--image_path", "x.png", "--precision", "bf16"]).precision == "bf16"
-    spec = importlib.util.spec_from_file_location("infer_tool", os.path.join(ROOT, "deploy", "python", "infer.py"))
-    infer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(infer)
     assert infer.parse_args(["--config", "deploy.yaml", "--image_path", "x.png"]).precision == "fp32"
 
 
