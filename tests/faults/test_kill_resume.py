@@ -55,6 +55,8 @@ def traced(kind, real):
 
 
 paddle.save, os.replace = traced("save", paddle.save), traced("replace", os.replace)
+# Ctrl-C as in a terminal, also when pytest runs as a background job (`cmd &`), whose children inherit SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import paddleseg_lite.utils.logger  # noqa: E402  (its stdout handler first)
 step = logging.Handler()
 step.emit = lambda record: record.getMessage().startswith("[TRAIN]") and event("step")
