@@ -78,7 +78,8 @@ def find_folds(splits, wanted):
 
 def fold_opts(args, lists):
     """The `--opts` of one fold's training: the user's, the run flags given, then the fold's lists."""
-    knobs = ["{}={}".format(k, getattr(args, k)) for k in RUN_KEYS if getattr(args, k) is not None]
+    knobs = ["{}={}".format(k, getattr(args, k)) for k in ("iters", "batch_size") + RUN_KEYS
+             if getattr(args, k) is not None]
     return args.opts + knobs + ["train_dataset.train_path=" + lists[0], "val_dataset.val_path=" + lists[1]]
 
 

@@ -94,3 +94,11 @@ def test_mistakes_stop_before_any_training(tmp_path, change, message):
         cross_validate.main(["--config", str(tmp_path / "c.yml"), "--splits", str(tmp_path / "s"), "--save_dir",
                              str(tmp_path / "cv"), "--device", "cpu", "--folds", "1", "4" if not change else "2"])
     assert not os.path.exists(tmp_path / "cv" / "fold_1")
+
+
+def test_every_train_flag_reaches_each_fold_iters_and_batch_size_included():
+    args = cross_validate.parse_args(["--config", "c.yml", "--splits", "s", "--save_dir", "o", "--iters", "100",
+                                      "--batch_size", "2", "--seed", "3", "--opts", "model.base_channels=4"])
+    opts = cross_validate.fold_opts(args, ("/s/fold_1/train.txt", "/s/fold_1/val.txt"))
+    assert opts == ["model.base_channels=4", "iters=100", "batch_size=2", "seed=3",
+                    "train_dataset.train_path=/s/fold_1/train.txt", "val_dataset.val_path=/s/fold_1/val.txt"]
