@@ -2,7 +2,8 @@
 
 Fold k (1-4) holds out the 5 consecutive ids 21+5(k-1) .. 25+5(k-1) (`val_ids` of both datasets) and
 trains on the other 15, evaluating on the held-out 5 at the config's save points (`do_eval=True`, for
-the curves; evaluation does not change the weights). `train` runs the folds through tools/train.py, `--parallel` at a time, each
+the curves; evaluation does not change the weights). `train` runs the folds through tools/train.py
+(`--resume_model auto`: an interrupted fold goes on from its last checkpoint), `--parallel` at a time, each
 pinned to its own core (two 1-thread processes train ~1.6x more iterations per second on 2 cores than
 one 2-thread process; the recipe's weights do not depend on it). `report` evaluates each fold's final
 checkpoint on its held-out images, with the config's flip averaging and with one pass, and prints
@@ -42,7 +43,7 @@ def fold_ids(fold):
 def train_command(args, fold):
     ids = str(fold_ids(fold)).replace(" ", "")
     return [sys.executable, os.path.join(ROOT, "tools", "train.py"), "--config", args.config, "--device", "cpu",
-            "--save_dir", os.path.join(args.out, "fold{}".format(fold)), "--opts",
+            "--save_dir", os.path.join(args.out, "fold{}".format(fold)), "--resume_model", "auto", "--opts",
             "train_dataset.dataset_root=" + args.data, "val_dataset.dataset_root=" + args.data,
             "train_dataset.val_ids=" + ids, "val_dataset.val_ids=" + ids, "do_eval=True"] + args.opts
 
