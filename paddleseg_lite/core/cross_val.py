@@ -6,7 +6,8 @@ of all held-out pixels, not a mean of fold F1s; its 95% interval is the bootstra
 (`SegEvaluator.bootstrap`). Binary tasks report the vessel metrics of the primary region (inside the FOV
 when the samples have one, else the whole image) and, with AUC histograms, the nested threshold: each
 fold evaluated at the F1-best threshold of the OTHER folds' held-out pixels (a threshold chosen without
-the fold, as `benchmarks/drive_kfold.py` does), an honest estimate of what `val --threshold auto` gains.
+the fold, as `benchmarks/drive_kfold.py` does), an honest estimate of what `val --threshold auto` gains, and
+the threshold for a final model trained on every image: the F1-best one of all the held-out pixels.
 """
 import numpy as np
 
@@ -68,6 +69,14 @@ def nested_thresholds(per_fold):
     return result
 
 
+def final_model_threshold(per_fold):
+    """{threshold, F1}: the F1-best threshold of every fold's held-out pixels pooled, for a model trained on all
+    the images (each pixel was scored by a model that never saw it; nnU-Net chooses its post-processing so)."""
+    pooled = sum(ev.auc[region(ev)].counts[0] for ev in per_fold.values())
+    best = best_f1_threshold(pooled)
+    return {"threshold": best["threshold"], "F1": best["f1"]}
+
+
 def summarize(per_fold):
     """The cross-validation summary of {fold: SegEvaluator} (see the module docstring)."""
     folds = {fold: metrics_of(ev) for fold, ev in per_fold.items()}
@@ -80,6 +89,8 @@ def summarize(per_fold):
                "pooled": metrics_of(pooled_evaluator(per_fold.values()))}
     if "AUC" in keys and len(per_fold) > 1:
         summary["nested_threshold"] = nested_thresholds(per_fold)
+    if "AUC" in keys and summary["pooled"]["counts"]["tp"] + summary["pooled"]["counts"]["fn"]:
+        summary["final_model_threshold"] = final_model_threshold(per_fold)
     return summary
 
 
@@ -102,4 +113,8 @@ def markdown(summary, title):
         lines += ["", "Threshold chosen on the other folds' held-out images: " + ", ".join(
             "fold {} t={:.3f} F1 {:.4f}".format(f, r["threshold"], r["F1"]) for f, r in nested.items())
             + "; mean F1 {:.4f}".format(np.mean([r["F1"] for r in nested.values()]))]
+    final = summary.get("final_model_threshold")
+    if final:
+        lines += ["", "Threshold for a model trained on all the images (F1-best on every held-out pixel): {:.4f} "
+                  "(pooled F1 at it {:.4f}): that model's `--threshold` in predict, val and export".format(final["threshold"], final["F1"])]
     return "\n".join(lines) + "\n"

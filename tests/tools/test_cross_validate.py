@@ -66,6 +66,13 @@ def test_three_folds_pooled_numbers_and_resume(tmp_path, capsys):
     fold_f1 = [f1(c["confusion_fov"][1, 1], c["confusion_fov"][0, 1], c["confusion_fov"][1, 0]) for c in counts]
     assert np.isclose(summary["mean"]["F1"], np.mean(fold_f1)) and np.isclose(summary["std"]["F1"], np.std(fold_f1,
                                                                                                             ddof=1))
+    # the final model's threshold: the best F1 of every held-out pixel over all thresholds (numpy, brute force)
+    neg, pos = hist.astype(np.int64)
+    tp, fp = [np.cumsum(h[::-1])[::-1] for h in (pos, neg)]
+    best = summary["final_model_threshold"]
+    assert np.isclose(best["F1"], np.max(2 * tp / (2 * tp + fp + (pos.sum() - tp))))
+    k = int(round(best["threshold"] * len(pos)))
+    assert np.isclose(best["F1"], f1(tp[k], fp[k], pos.sum() - tp[k]))
     low, high = summary["pooled"]["F1_ci95"]
     assert low <= summary["pooled"]["F1"] <= high
     assert "| pooled | 12 |" in (out / "cv_summary.md").read_text()
