@@ -15,7 +15,7 @@ import paddle
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.cvlibs.builder import build_model
 from paddleseg_lite.cvlibs.builtin_configs import CONFIG_HELP
-from paddleseg_lite.cvlibs.config import parse_value
+from paddleseg_lite.cvlibs.config_file import parse_value
 from paddleseg_lite.cli.paddleseg_flags import DEVICES, device_place
 from paddleseg_lite.cvlibs.run_settings import RUN_KEYS, TrainSettings
 from paddleseg_lite.deploy import inference_model, onnx_model

@@ -4,7 +4,7 @@ The configs live in `paddleseg_lite/configs/` (a clone has a `configs` symlink t
 installed the package with pip has them too: `--config quickstart/unet_synthetic_vessels` (with or
 without `.yml`, with or without a leading `configs/`, so the commands of the README work from any
 directory). A file that exists wins over a built-in of the same name. `_base_` entries stay paths
-relative to the including file (`cvlibs.config.load_yaml`).
+relative to the including file (`cvlibs.config_file.load_yaml`).
 """
 import difflib
 import os

@@ -3,7 +3,8 @@ import os
 import pytest
 import yaml
 
-from paddleseg_lite.cvlibs.config import Config, apply_opts, load_yaml, merge, parse_value
+from paddleseg_lite.cvlibs.config import Config
+from paddleseg_lite.cvlibs.config_file import apply_opts, load_yaml, merge, parse_value
 from paddleseg_lite.utils.errors import UserError
 
 

@@ -18,7 +18,7 @@ from paddleseg_lite import cli
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.loader import ShardBatchSampler, build_loader
 from paddleseg_lite.cvlibs import Config
-from paddleseg_lite.cvlibs.config import load_yaml
+from paddleseg_lite.cvlibs.config_file import load_yaml
 from paddleseg_lite.deploy import check_input_shape
 from paddleseg_lite.utils.errors import UserError
 from paddleseg_lite.utils.visual import palette
