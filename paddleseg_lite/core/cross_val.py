@@ -69,11 +69,14 @@ def nested_thresholds(per_fold):
     return result
 
 
-def final_model_threshold(per_fold):
-    """{threshold, F1}: the F1-best threshold of every fold's held-out pixels pooled, for a model trained on all
-    the images (each pixel was scored by a model that never saw it; nnU-Net chooses its post-processing so)."""
-    pooled = sum(ev.auc[region(ev)].counts[0] for ev in per_fold.values())
-    best = best_f1_threshold(pooled)
+def final_model_threshold(pooled):
+    """{threshold, F1} of the `pooled` evaluator's held-out pixels (None without a foreground pixel): the
+    F1-best threshold for a model trained on all the images (each pixel was scored by a model that never
+    saw it; nnU-Net chooses its post-processing so)."""
+    hist = pooled.auc[region(pooled)].counts[0]
+    if hist[1].sum() == 0:
+        return None
+    best = best_f1_threshold(hist)
     return {"threshold": best["threshold"], "F1": best["f1"]}
 
 
@@ -82,15 +85,18 @@ def summarize(per_fold):
     folds = {fold: metrics_of(ev) for fold, ev in per_fold.items()}
     keys = [k for k in (BINARY_KEYS if len(folds) and "F1" in next(iter(folds.values())) else MULTICLASS_KEYS)
             if all(k in m for m in folds.values())]
+    pooled = pooled_evaluator(per_fold.values())
     summary = {"folds": folds, "keys": keys,
                "mean": {k: float(np.mean([m[k] for m in folds.values()])) for k in keys},
                "std": {k: float(np.std([m[k] for m in folds.values()], ddof=1)) if len(folds) > 1 else 0.0
                        for k in keys},
-               "pooled": metrics_of(pooled_evaluator(per_fold.values()))}
-    if "AUC" in keys and len(per_fold) > 1:
-        summary["nested_threshold"] = nested_thresholds(per_fold)
-    if "AUC" in keys and summary["pooled"]["counts"]["tp"] + summary["pooled"]["counts"]["fn"]:
-        summary["final_model_threshold"] = final_model_threshold(per_fold)
+               "pooled": metrics_of(pooled)}
+    if "AUC" in keys:
+        if len(per_fold) > 1:
+            summary["nested_threshold"] = nested_thresholds(per_fold)
+        final = final_model_threshold(pooled)
+        if final:
+            summary["final_model_threshold"] = final
     return summary
 
 
@@ -116,5 +122,6 @@ def markdown(summary, title):
     final = summary.get("final_model_threshold")
     if final:
         lines += ["", "Threshold for a model trained on all the images (F1-best on every held-out pixel): {:.4f} "
-                  "(pooled F1 at it {:.4f}): that model's `--threshold` in predict, val and export".format(final["threshold"], final["F1"])]
+                  "(pooled F1 at it {:.4f}): that model's `--threshold` in predict, val and export".format(
+                      final["threshold"], final["F1"])]
     return "\n".join(lines) + "\n"
