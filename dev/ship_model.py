@@ -4,7 +4,8 @@
         --name drive_unet_cpu --threshold 0.25
 
 writes paddleseg_lite/pretrained/<name>/ (see paddleseg_lite/pretrained/__init__.py):
-- config.yml: the run's recorded config (`--run`/config.yml), every `*_dataset.dataset_root` replaced by
+- config.yml: the run's recorded config (`--run`/config.yml) with `--opts` applied (for keys that do not
+  change the weights, e.g. a recipe's later `test_config`), every `*_dataset.dataset_root` replaced by
   `--dataset_root` (default data/DRIVE: a run records its own absolute paths, which mean nothing on a user's
   machine) and `model.pretrained` emptied (the shipped weights replace it);
 - model.pdparams: the weights, checked against that config's model first (every parameter, every shape);
@@ -38,15 +39,17 @@ def parse_args(argv=None):
     p.add_argument("--threshold", required=True, help="decision threshold in [0, 1] stored with the weights")
     p.add_argument("--dataset_root", default="data/DRIVE", help="replaces every dataset_root of the config")
     p.add_argument("--into", default=pretrained.HERE, help="the folder of shipped models (default: the package's)")
+    p.add_argument("--opts", nargs="*", default=[], help="key=value changes to the recorded config (evaluation "
+                   "keys such as test_config.scales=[0.75,1.0,1.25]; the weights must still fit its model)")
     return p.parse_args(argv)
 
 
-def shipped_config(run_dir, dataset_root):
-    """The run's recorded config with portable dataset paths and no pretrained-weights path."""
+def shipped_config(run_dir, dataset_root, opts=()):
+    """The run's recorded config with `opts` applied, portable dataset paths and no pretrained-weights path."""
     path = os.path.join(run_dir, "config.yml")
     if not os.path.isfile(path):
         raise UserError("--run {}: no config.yml there (the config a training run records)".format(run_dir))
-    cfg = Config(path)
+    cfg = Config(path, opts=list(opts))
     for key, section in cfg.dic.items():
         if key.endswith("_dataset") and isinstance(section, dict) and "dataset_root" in section:
             section["dataset_root"] = dataset_root
@@ -55,10 +58,10 @@ def shipped_config(run_dir, dataset_root):
     return cfg
 
 
-def ship(run_dir, weights, name, threshold, dataset_root="data/DRIVE", into=pretrained.HERE):
+def ship(run_dir, weights, name, threshold, dataset_root="data/DRIVE", into=pretrained.HERE, opts=()):
     """Write `into`/`name`/{config.yml, model.pdparams, model.pdstates}; returns that folder."""
     threshold = parse_threshold(threshold, allow_auto=False)
-    cfg = shipped_config(run_dir, dataset_root)
+    cfg = shipped_config(run_dir, dataset_root, opts)
     load_entire_model(cfg.model, weights)  # refuses weights that do not fit the config's model
     folder = os.path.join(into, name)
     os.makedirs(folder, exist_ok=True)
@@ -76,7 +79,7 @@ def ship(run_dir, weights, name, threshold, dataset_root="data/DRIVE", into=pret
 def main(argv=None):
     args = parse_args(argv)
     cli.set_device("cpu")
-    ship(args.run, args.weights, args.name, args.threshold, args.dataset_root, args.into)
+    ship(args.run, args.weights, args.name, args.threshold, args.dataset_root, args.into, args.opts)
 
 
 if __name__ == "__main__":

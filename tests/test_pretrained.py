@@ -51,7 +51,8 @@ def test_ship_model_copies_a_run_cleans_its_paths_and_stores_the_threshold(tmp_p
     run = tmp_path / "run"
     (run / "iter_4").mkdir(parents=True)
     config = {"batch_size": 2, "iters": 4, "model": {"type": "UNet", "num_classes": 2, "base_channels": 4,
-                                                     "pretrained": "/somewhere/backbone.pdparams"}}
+                                                     "pretrained": "/somewhere/backbone.pdparams"},
+              "test_config": {"aug_eval": True}}
     for key in ("train_dataset", "val_dataset"):
         config[key] = {"type": "DRIVE", "dataset_root": "/home/me/DRIVE", "mode": key[:-8],
                        "transforms": [{"type": "Normalize"}]}
@@ -59,11 +60,13 @@ def test_ship_model_copies_a_run_cleans_its_paths_and_stores_the_threshold(tmp_p
     save_tiny_weights(run / "iter_4" / "model.pdparams")
     (run / "iter_4" / "model.pdstates").write_bytes(b"training state, not shipped")
     ship = load_ship()
-    folder = ship.ship(str(run), str(run / "iter_4" / "model.pdparams"), "tiny", "0.3", into=str(tmp_path / "p"))
+    folder = ship.ship(str(run), str(run / "iter_4" / "model.pdparams"), "tiny", "0.3", into=str(tmp_path / "p"),
+                       opts=["test_config.scales=[0.75,1.0]"])
     assert sorted(os.listdir(folder)) == sorted(pretrained.FILES)
     shipped = yaml.safe_load(open(os.path.join(folder, "config.yml")))
     assert shipped["train_dataset"]["dataset_root"] == shipped["val_dataset"]["dataset_root"] == "data/DRIVE"
     assert shipped["model"] == dict(config["model"], pretrained=None)
+    assert shipped["test_config"] == {"aug_eval": True, "scales": [0.75, 1.0]}  # --opts: set after the run
     assert open(os.path.join(folder, "model.pdparams"), "rb").read() == (run / "iter_4" / "model.pdparams").read_bytes()
     assert stored_threshold(os.path.join(folder, "model.pdparams"))[0] == 0.3
     assert set(paddle.load(os.path.join(folder, "model.pdstates"))) == {"threshold", "threshold_f1",
