@@ -37,7 +37,7 @@ AREAS = {  # area: (modules to mutate, tests that check them)
                ["tests/models/test_unet.py", "tests/models/test_model_family.py", "tests/models/test_layers.py",
                 "tests/models/test_checkpoint_io.py", "tests/models/test_reference_outputs.py"]),
     "training/checkpoint": ([f"paddleseg_lite/core/{m}.py" for m in ("trainer", "steps", "train_log", "distributed",
-                                                                    "train", "checkpoint", "loader",
+                                                                    "train", "checkpoint", "checkpoint_files", "loader",
                                                                     "restore")],
                             ["tests/faults/test_resume_faults.py", "tests/core/test_train.py", "tests/core/test_checkpoint.py", "tests/core/test_loader.py",
                              "tests/core/test_steps.py", "tests/core/test_distributed.py"]),

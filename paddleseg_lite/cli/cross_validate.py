@@ -28,7 +28,7 @@ import numpy as np
 
 from paddleseg_lite import cli
 from paddleseg_lite.cli.fov import val_fov
-from paddleseg_lite.core.checkpoint import is_complete
+from paddleseg_lite.core.checkpoint_files import is_complete
 from paddleseg_lite.core.cross_val import markdown, summarize
 from paddleseg_lite.core.inference_options import InferenceOptions
 from paddleseg_lite.core.threshold import model_classes, resolve_threshold

@@ -9,7 +9,7 @@ import os
 from paddleseg_lite import cli
 from paddleseg_lite.cli import paddleseg_flags
 from paddleseg_lite.core import Trainer
-from paddleseg_lite.core.checkpoint import recover
+from paddleseg_lite.core.checkpoint_files import recover
 from paddleseg_lite.cvlibs import Config
 from paddleseg_lite.cvlibs.builtin_configs import CONFIG_HELP
 from paddleseg_lite.utils import logger

@@ -6,7 +6,7 @@ SyncBuffersHook), so every rank evaluates and ends with the same model; `log_fin
 """
 import paddle
 
-from paddleseg_lite.core.checkpoint import checksum
+from paddleseg_lite.core.checkpoint_files import checksum
 from paddleseg_lite.utils import logger
 
 

@@ -26,7 +26,7 @@ from typing import Optional
 
 import paddle
 
-from paddleseg_lite.core.checkpoint import read_checkpoint_file, write_file
+from paddleseg_lite.core.checkpoint_files import read_checkpoint_file, write_file
 from paddleseg_lite.cvlibs.builder import dataset_facts
 from paddleseg_lite.models.checkpoint_io import resolve_weights_path
 from paddleseg_lite.models.ensemble import weights_list

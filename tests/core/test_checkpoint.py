@@ -9,12 +9,12 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import checkpoint
+from paddleseg_lite.core import checkpoint, checkpoint_files
 from paddleseg_lite.utils.errors import UserError
 
 
 def write(path, value):
-    checkpoint.write_dir(str(path), {"model.pdparams": {"w": paddle.to_tensor([value])},
+    checkpoint_files.write_dir(str(path), {"model.pdparams": {"w": paddle.to_tensor([value])},
                                      "model.pdopt": {"lr": value}, "model.pdstates": {"iter": int(value)}})
 
 
@@ -44,7 +44,7 @@ def test_a_writer_dying_mid_write_leaves_the_old_checkpoint(tmp_path, monkeypatc
         write(tmp_path / "best_model", 2.0)
     monkeypatch.undo()
     assert weight(tmp_path / "best_model") == 1.0
-    checkpoint.recover(str(tmp_path))
+    checkpoint_files.recover(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["best_model"]
 
 
@@ -52,7 +52,7 @@ def test_recover_restores_a_directory_moved_aside_before_the_replacement_arrived
     write(tmp_path / "best_model", 1.0)
     os.replace(tmp_path / "best_model", tmp_path / ".tmp-best_model-0123abcd.old")
     (tmp_path / ".tmp-best_model-0123abcd").mkdir()  # the unfinished replacement
-    checkpoint.recover(str(tmp_path))
+    checkpoint_files.recover(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["best_model"]
     assert weight(tmp_path / "best_model") == 1.0
 
@@ -64,22 +64,22 @@ def test_auto_resume_takes_the_newest_loadable_checkpoint(tmp_path):
     (tmp_path / "iter_12").mkdir()
     write(tmp_path / "iter_16", 16.0)
     (tmp_path / "iter_16" / "model.pdparams").write_bytes(b"truncated")  # corrupt: skipped
-    assert checkpoint.candidates(str(tmp_path)) == [str(tmp_path / "iter_16"), str(tmp_path / "iter_4"),
+    assert checkpoint_files.candidates(str(tmp_path)) == [str(tmp_path / "iter_16"), str(tmp_path / "iter_4"),
                                                     str(tmp_path / "iter_2")]
-    model_state, _, states, path = checkpoint.load_latest(str(tmp_path))
+    model_state, _, states, path = checkpoint_files.load_latest(str(tmp_path))
     assert path == str(tmp_path / "iter_4") and states["iter"] == 4
-    assert checkpoint.load_latest(str(tmp_path / "empty")) is None
+    assert checkpoint_files.load_latest(str(tmp_path / "empty")) is None
 
 
 def test_an_explicit_corrupt_checkpoint_is_a_user_error(tmp_path):
     write(tmp_path / "iter_2", 2.0)
     (tmp_path / "iter_2" / "model.pdopt").write_bytes(b"")
     with pytest.raises(UserError, match="Cannot read the optimizer state .*iter_2"):
-        checkpoint.load_dir(str(tmp_path / "iter_2"))
+        checkpoint_files.load_dir(str(tmp_path / "iter_2"))
     write(tmp_path / "weights", 1.0)
     os.remove(tmp_path / "weights" / "model.pdstates")
     with pytest.raises(UserError) as error:
-        checkpoint.load_dir(str(tmp_path / "weights"))
+        checkpoint_files.load_dir(str(tmp_path / "weights"))
     assert str(error.value) == "--resume_model {}: cannot tell the iteration (name it iter_N)".format(
         tmp_path / "weights")
 
@@ -88,27 +88,27 @@ def test_checksum_sees_every_value():
     state = {"a": np.zeros(3, np.float32), "b": paddle.ones([2]), "table": {"a": "x"}}
     same = {"a": np.zeros(3, np.float32), "b": paddle.ones([2])}
     changed = {"a": np.array([0, 0, 1e-30], np.float32), "b": paddle.ones([2])}
-    assert checkpoint.checksum(state) == checkpoint.checksum(same) != checkpoint.checksum(changed)
+    assert checkpoint_files.checksum(state) == checkpoint_files.checksum(same) != checkpoint_files.checksum(changed)
 
 
 def test_iteration_numbers_come_from_iter_n_names_only():
-    assert checkpoint.iter_of("out/iter_12/") == 12
-    assert checkpoint.iter_of("iter_007") == 7
+    assert checkpoint_files.iter_of("out/iter_12/") == 12
+    assert checkpoint_files.iter_of("iter_007") == 7
     for name in ("best_model", "iter_", "iter_3a", "xiter_3", "out/iter_x"):
-        assert checkpoint.iter_of(name) is None
+        assert checkpoint_files.iter_of(name) is None
 
 
 def test_a_checkpoint_needs_weights_and_optimizer_but_not_states(tmp_path):
     write(tmp_path / "iter_7", 7.0)
     os.remove(tmp_path / "iter_7" / "model.pdstates")
-    model_state, opt_state, states, path = checkpoint.load_dir(str(tmp_path / "iter_7"))
+    model_state, opt_state, states, path = checkpoint_files.load_dir(str(tmp_path / "iter_7"))
     assert (float(model_state["w"].numpy()[0]), opt_state, states, path) == (7.0, {"lr": 7.0}, {"iter": 7},
                                                                            str(tmp_path / "iter_7"))
-    assert checkpoint.candidates(str(tmp_path)) == [str(tmp_path / "iter_7")]
+    assert checkpoint_files.candidates(str(tmp_path)) == [str(tmp_path / "iter_7")]
     os.remove(tmp_path / "iter_7" / "model.pdparams")
-    assert checkpoint.candidates(str(tmp_path)) == []
+    assert checkpoint_files.candidates(str(tmp_path)) == []
     with pytest.raises(UserError) as error:
-        checkpoint.load_dir(str(tmp_path / "iter_7"))
+        checkpoint_files.load_dir(str(tmp_path / "iter_7"))
     assert str(error.value) == "--resume_model {}: missing model.pdparams; it is not a complete checkpoint".format(
         tmp_path / "iter_7")
 
@@ -117,24 +117,24 @@ def test_candidates_sort_by_iteration_number_not_by_name(tmp_path):
     for it in (9, 10, 100):
         write(tmp_path / "iter_{}".format(it), float(it))
     write(tmp_path / "best_model", 1.0)
-    assert checkpoint.candidates(str(tmp_path)) == [str(tmp_path / "iter_{}".format(it)) for it in (100, 10, 9)]
+    assert checkpoint_files.candidates(str(tmp_path)) == [str(tmp_path / "iter_{}".format(it)) for it in (100, 10, 9)]
 
 
 def test_load_errors_name_the_file_and_what_it_holds(tmp_path):
     with pytest.raises(UserError) as error:
-        checkpoint.load_dir(str(tmp_path / "iter_1"))
+        checkpoint_files.load_dir(str(tmp_path / "iter_1"))
     assert str(error.value) == "--resume_model {}: directory not found (expected e.g. output/iter_500, or " \
                                "'auto')".format(tmp_path / "iter_1")
     write(tmp_path / "iter_2", 2.0)
     paddle.save([1, 2], str(tmp_path / "iter_2" / "model.pdparams"))
     with pytest.raises(UserError) as error:
-        checkpoint.load_dir(str(tmp_path / "iter_2"))
+        checkpoint_files.load_dir(str(tmp_path / "iter_2"))
     assert str(error.value) == ("Cannot read the model weights {}: it holds a list, not a dict. Delete the "
                                 "checkpoint or resume from another one".format(tmp_path / "iter_2" / "model.pdparams"))
     (tmp_path / "iter_2" / "model.pdstates").write_bytes(b"")
     paddle.save({"w": 1}, str(tmp_path / "iter_2" / "model.pdparams"))
     with pytest.raises(UserError) as error:
-        checkpoint.load_dir(str(tmp_path / "iter_2"))
+        checkpoint_files.load_dir(str(tmp_path / "iter_2"))
     message = str(error.value)
     assert message.startswith("Cannot read the training state {}: ".format(tmp_path / "iter_2" / "model.pdstates"))
     assert message.endswith(". Delete the checkpoint or resume from another one") and "\n" not in message
@@ -149,7 +149,7 @@ def test_auto_resume_warns_about_each_skipped_checkpoint(tmp_path):
     handler.emit = lambda record: messages.append(record.getMessage())
     logging.getLogger("paddleseg_lite").addHandler(handler)
     try:
-        assert checkpoint.load_latest(str(tmp_path))[3] == str(tmp_path / "iter_2")
+        assert checkpoint_files.load_latest(str(tmp_path))[3] == str(tmp_path / "iter_2")
     finally:
         logging.getLogger("paddleseg_lite").removeHandler(handler)
     assert len(messages) == 1
@@ -162,7 +162,7 @@ def test_recover_removes_leftovers_and_keeps_what_it_does_not_own(tmp_path):
     write(tmp_path / ".tmp-iter_2-89abcdef.old", 1.0)  # moved aside, but iter_2 arrived: stale
     write(tmp_path / ".tmp-iter_4-01234567", 4.0)  # an unfinished write
     (tmp_path / ".tmp-a-notes").mkdir()  # not a name the writer makes (and sorted first)
-    checkpoint.recover(str(tmp_path))
+    checkpoint_files.recover(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == [".tmp-a-notes", "iter_2"]
     assert weight(tmp_path / "iter_2") == 2.0
 
@@ -176,15 +176,15 @@ def test_write_dir_creates_missing_parents(tmp_path):
 def test_checksum_is_sha256_of_sorted_names_dtypes_and_bytes():
     a, b = np.arange(3, dtype=np.float32), np.array([[1, 2]], np.int64)
     expected = hashlib.sha256(b"a" + b"float32" + a.tobytes() + b"b" + b"int64" + b.tobytes()).hexdigest()[:16]
-    assert checkpoint.checksum({"b": paddle.to_tensor(b), "a": a, "step": 3}) == expected
-    assert checkpoint.checksum({"a": np.zeros(2, np.float32)}) != checkpoint.checksum({"a": np.zeros(2, np.int32)})
-    assert checkpoint.checksum({"a": a}) != checkpoint.checksum({"c": a})
+    assert checkpoint_files.checksum({"b": paddle.to_tensor(b), "a": a, "step": 3}) == expected
+    assert checkpoint_files.checksum({"a": np.zeros(2, np.float32)}) != checkpoint_files.checksum({"a": np.zeros(2, np.int32)})
+    assert checkpoint_files.checksum({"a": a}) != checkpoint_files.checksum({"c": a})
 
 
 def test_a_directory_without_both_files_names_both(tmp_path):
     (tmp_path / "iter_3").mkdir()
     with pytest.raises(UserError) as error:
-        checkpoint.load_dir(str(tmp_path / "iter_3"))
+        checkpoint_files.load_dir(str(tmp_path / "iter_3"))
     assert str(error.value) == ("--resume_model {}: missing model.pdparams, model.pdopt; it is not a complete "
                                 "checkpoint".format(tmp_path / "iter_3"))
 
@@ -201,7 +201,7 @@ def test_an_unreadable_file_shows_the_error_type_and_its_first_line(tmp_path, mo
 
     monkeypatch.setattr(paddle, "load", failing_load)
     with pytest.raises(UserError) as error:
-        checkpoint.load_dir(str(tmp_path / "iter_2"))
+        checkpoint_files.load_dir(str(tmp_path / "iter_2"))
     assert str(error.value) == ("Cannot read the model weights {}: {}. Delete the checkpoint or resume from "
                                 "another one".format(tmp_path / "iter_2" / "model.pdparams", shown))
 
@@ -226,7 +226,7 @@ def test_a_writer_dying_between_the_two_renames_is_recovered(tmp_path, monkeypat
     assert re.fullmatch(r"\.tmp-best_model-[0-9a-f]{8}", tmp) and (old, moved, target) == ("best_model", tmp + ".old",
                                                                                           "best_model")
     assert sorted(os.listdir(tmp_path)) == [tmp, tmp + ".old"]
-    checkpoint.recover(str(tmp_path))
+    checkpoint_files.recover(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["best_model"]
     assert weight(tmp_path / "best_model") == 1.0
 
@@ -253,7 +253,7 @@ def test_manager_defaults_and_a_pruned_checkpoint_already_gone(tmp_path):
 def test_resuming_a_checkpoint_without_states_starts_the_best_bookkeeping_afresh(tmp_path):
     model = OneWeight()
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
-    checkpoint.write_dir(str(tmp_path / "iter_3"), {"model.pdparams": model.state_dict(),
+    checkpoint_files.write_dir(str(tmp_path / "iter_3"), {"model.pdparams": model.state_dict(),
                                                     "model.pdopt": optimizer.state_dict()})
     manager = checkpoint.CheckpointManager(str(tmp_path), early_stop_intervals=1)
     assert manager.restore("auto", model, optimizer) == {"iter": 3}

@@ -12,7 +12,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleseg_lite.core import checkpoint
+from paddleseg_lite.core import checkpoint_files
 from paddleseg_lite.core.distributed import average_buffers, log_final_checksum, wrap_parallel
 from paddleseg_lite.cvlibs import Config
 from tool_runner import CONFIG, ENV, ROOT, TINY, run_tool, tool_cmd
@@ -28,7 +28,7 @@ def test_two_process_training_agrees_across_ranks_and_with_one_process_eval(tmp_
     assert proc.returncode == 0, rank0[-3000:] + (logs / "workerlog.1").read_text()[-3000:]
     match = re.search(r"Final weights checksum: ([0-9a-f]+) \(the same on all 2 ranks\)", rank0)
     assert match, rank0[-3000:]
-    assert checkpoint.checksum(paddle.load(str(out / "iter_4" / "model.pdparams"))) == match.group(1)
+    assert checkpoint_files.checksum(paddle.load(str(out / "iter_4" / "model.pdparams"))) == match.group(1)
     assert len(re.findall(r"\[TRAIN\] epoch: 1, iter: \d/4", rank0)) == 4  # 16 samples / (2 ranks x 2)
     distributed_eval = re.findall(r"\[EVAL\] #Images: 4 .*", rank0)[-1]
     single = run_tool("val", "--model_path", out / "iter_4" / "model.pdparams")

@@ -15,7 +15,7 @@ import paddle
 import pytest
 
 from fault_check import assert_one_error, leftover_temps
-from paddleseg_lite.core import checkpoint
+from paddleseg_lite.core import checkpoint_files
 from paddleseg_lite.core import trainer as trainer_module
 from paddleseg_lite.core.train import train
 from paddleseg_lite.cvlibs import Config
@@ -78,7 +78,7 @@ def test_disk_full_during_a_checkpoint_then_the_rerun_resumes(tmp_path):
     full = run_with_faults("train", *args, FAULT_ENOSPC="model.pdopt:2")  # iter_4's optimizer file
     assert_one_error(full, "Cannot write {}: the disk is full".format(save_dir / "iter_4"), "--resume_model auto")
     assert sorted(os.listdir(save_dir)) == ["config.yml", "iter_2", "train.log"] and not leftover_temps(save_dir)
-    assert checkpoint.load_dir(str(save_dir / "iter_2"))[2]["iter"] == 2
+    assert checkpoint_files.load_dir(str(save_dir / "iter_2"))[2]["iter"] == 2
     stale = save_dir / ".tmp-iter_4-0123abcd" / "model.pdparams"  # as a writer killed on a full disk leaves
     stale.parent.mkdir()
     stale.write_bytes(b"half")
@@ -250,7 +250,7 @@ def test_a_crash_in_the_evaluation_keeps_the_weights_and_the_resumed_run_evaluat
     assert pending["eval_pending"] is True and pending["best_iter"] == 2
     run(tmp_path / "crashed", monkeypatch, [0.7, 0.6], resume_model="auto")  # iter 4 is evaluated first
     for name in ("iter_4", "iter_6", "best_model"):
-        for file in checkpoint.FILES:  # values in order: accumulator names differ between the two models
+        for file in checkpoint_files.FILES:  # values in order: accumulator names differ between the two models
             whole, resumed = ([np.asarray(v).tolist() if hasattr(v, "shape") else v for v in
                                paddle.load(str(tmp_path / run_dir / name / file)).values()]
                               for run_dir in ("whole", "crashed"))

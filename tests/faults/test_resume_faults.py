@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 from fault_check import assert_one_error
-from paddleseg_lite.core import checkpoint
+from paddleseg_lite.core import checkpoint_files
 from paddleseg_lite.core.checkpoint import CheckpointManager
 from paddleseg_lite.utils.errors import UserError
 from tool_runner import run_tool
@@ -154,11 +154,11 @@ def test_resume_model_paths_that_are_not_checkpoints(tmp_path):
              str(tmp_path / "iter_9"): "directory not found"}
     for resume, message in cases.items():
         with pytest.raises(UserError) as error:
-            checkpoint.load_dir(resume)
+            checkpoint_files.load_dir(resume)
         assert str(error.value).startswith("--resume_model {}: {}".format(resume, message))
     os.remove(os.path.join(path, "model.pdopt"))
     with pytest.raises(UserError, match="missing model.pdopt; it is not a complete checkpoint"):
-        checkpoint.load_dir(path)
+        checkpoint_files.load_dir(path)
 
 
 def test_auto_refuses_to_start_afresh_over_checkpoints_it_cannot_read(tmp_path):
