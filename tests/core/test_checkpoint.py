@@ -15,7 +15,7 @@ from paddleseg_lite.utils.errors import UserError
 
 def write(path, value):
     checkpoint_files.write_dir(str(path), {"model.pdparams": {"w": paddle.to_tensor([value])},
-                                     "model.pdopt": {"lr": value}, "model.pdstates": {"iter": int(value)}})
+                                           "model.pdopt": {"lr": value}, "model.pdstates": {"iter": int(value)}})
 
 
 def weight(path):
@@ -65,7 +65,7 @@ def test_auto_resume_takes_the_newest_loadable_checkpoint(tmp_path):
     write(tmp_path / "iter_16", 16.0)
     (tmp_path / "iter_16" / "model.pdparams").write_bytes(b"truncated")  # corrupt: skipped
     assert checkpoint_files.candidates(str(tmp_path)) == [str(tmp_path / "iter_16"), str(tmp_path / "iter_4"),
-                                                    str(tmp_path / "iter_2")]
+                                                          str(tmp_path / "iter_2")]
     model_state, _, states, path = checkpoint_files.load_latest(str(tmp_path))
     assert path == str(tmp_path / "iter_4") and states["iter"] == 4
     assert checkpoint_files.load_latest(str(tmp_path / "empty")) is None
@@ -177,7 +177,8 @@ def test_checksum_is_sha256_of_sorted_names_dtypes_and_bytes():
     a, b = np.arange(3, dtype=np.float32), np.array([[1, 2]], np.int64)
     expected = hashlib.sha256(b"a" + b"float32" + a.tobytes() + b"b" + b"int64" + b.tobytes()).hexdigest()[:16]
     assert checkpoint_files.checksum({"b": paddle.to_tensor(b), "a": a, "step": 3}) == expected
-    assert checkpoint_files.checksum({"a": np.zeros(2, np.float32)}) != checkpoint_files.checksum({"a": np.zeros(2, np.int32)})
+    assert checkpoint_files.checksum({"a": np.zeros(2, np.float32)}) != checkpoint_files.checksum(
+        {"a": np.zeros(2, np.int32)})
     assert checkpoint_files.checksum({"a": a}) != checkpoint_files.checksum({"c": a})
 
 
@@ -254,7 +255,7 @@ def test_resuming_a_checkpoint_without_states_starts_the_best_bookkeeping_afresh
     model = OneWeight()
     optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
     checkpoint_files.write_dir(str(tmp_path / "iter_3"), {"model.pdparams": model.state_dict(),
-                                                    "model.pdopt": optimizer.state_dict()})
+                                                          "model.pdopt": optimizer.state_dict()})
     manager = checkpoint.CheckpointManager(str(tmp_path), early_stop_intervals=1)
     assert manager.restore("auto", model, optimizer) == {"iter": 3}
     assert (manager.best, manager.best_iter, manager.worse_count, manager.should_stop()) == (-1.0, -1, 0, False)
