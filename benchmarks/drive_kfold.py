@@ -6,9 +6,10 @@ those split lists (OUT/splits/fold_k/train.txt, val.txt) and runs `cross-validat
 not yet finished are trained `--parallel` at a time, each process on its own core (two 1-thread processes
 train ~1.6x more iterations per second on 2 cores than one 2-thread process; the weights do not depend on
 it), resumably; then every fold's final checkpoint is evaluated on its held-out images with the config's
-test_config, and OUT/cv_summary.json and .md hold the per-fold, mean +/- std, pooled and nested-threshold
-numbers (`core.cross_val`). The folds also evaluate at the config's save points (`do_eval=True`): the
-script prints those curves last. Run it again on a finished OUT to print the report without training.
+test_config, and OUT/cv_summary.json and .md (cv_summary_folds_1_2.* for `--folds 1 2`) hold the per-fold,
+mean +/- std, pooled and nested-threshold numbers (`core.cross_val`). The folds also evaluate at the config's
+save points (`do_eval=True`): the script prints those curves last. Run it again on a finished OUT to print
+the report without training.
 
     python benchmarks/drive_kfold.py --config configs/drive_cpu/unet_drive_cpu.yml --out out/kf/r60
     python benchmarks/drive_kfold.py --config X.yml --out out/kf/x --folds 1 2   # a lever, on folds 1-2

@@ -14,7 +14,8 @@ the CPUs (two 1-thread processes train ~1.6x faster than one 2-thread process on
 A fold whose final checkpoint exists is not trained again (a killed fold resumes: `--resume_model auto`),
 so a rerun only reports. The report evaluates each fold's final model (`--checkpoint final`, the default:
 `best_model/` was chosen on the held-out images themselves, so its scores are optimistic) with `core.val`
-on its held-out images and writes save_dir/cv_summary.json and cv_summary.md (`core.cross_val`).
+on its held-out images and writes save_dir/cv_summary.json and cv_summary.md (`core.cross_val`); with
+`--folds` naming only some of the folds, cv_summary_folds_1_2.json/.md, leaving the report on all of them.
 """
 import argparse
 import json
@@ -45,7 +46,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", required=True, help=CONFIG_HELP)
     p.add_argument("--splits", required=True, help="folder of fold_<i>/train.txt + val.txt (tools/split_dataset.py)")
-    p.add_argument("--save_dir", required=True, help="fold_<i>/ (each fold's run) and cv_summary.json/.md go here")
+    p.add_argument("--save_dir", required=True, help="fold_<i>/ (each fold's run) and cv_summary.json/.md go "
+                   "here (cv_summary_folds_1_2.* for --folds 1 2 of more)")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="the folds to run (default: all in --splits)")
     p.add_argument("--parallel", type=int, default=1, help="folds trained at a time, each on its own CPUs")
     p.add_argument("--checkpoint", default="final", choices=("final", "best"),
@@ -60,11 +62,24 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def find_folds(splits, wanted):
-    """{fold: (train list, val list)} of `wanted` (default: every fold_<i> in `splits`), absolute paths."""
+def folds_in(splits):
+    """The fold numbers of `splits` (its fold_<i> folders), ascending."""
     if not os.path.isdir(splits):
         raise UserError("--splits {}: folder not found; write it with tools/split_dataset.py --folds K".format(splits))
-    found = sorted(int(n[5:]) for n in os.listdir(splits) if n.startswith("fold_") and n[5:].isdigit())
+    return sorted(int(n[5:]) for n in os.listdir(splits) if n.startswith("fold_") and n[5:].isdigit())
+
+
+def summary_name(splits, folds):
+    """cv_summary for every fold of `splits`; cv_summary_folds_1_2 for a `--folds` subset, so that a report on
+    some folds never replaces the one on all of them."""
+    if sorted(folds) == folds_in(splits):
+        return "cv_summary"
+    return "cv_summary_folds_" + "_".join(str(f) for f in sorted(folds))
+
+
+def find_folds(splits, wanted):
+    """{fold: (train list, val list)} of `wanted` (default: every fold_<i> in `splits`), absolute paths."""
+    found = folds_in(splits)
     folds = {}
     for fold in wanted or found:
         lists = tuple(os.path.abspath(os.path.join(splits, "fold_{}".format(fold), n)) for n in ("train.txt", "val.txt"))
@@ -226,8 +241,9 @@ def main(argv=None):
     record = dict(summary, config=args.config, splits=os.path.abspath(args.splits), checkpoint=args.checkpoint,
                   models={fold: path for fold, (_, path) in results.items()},
                   command="{} {}".format(sys.argv[0], shlex.join(argv)))
-    write_text(os.path.join(args.save_dir, "cv_summary.json"), json.dumps(record, indent=1) + "\n")
+    name = os.path.join(args.save_dir, summary_name(args.splits, folds))
+    write_text(name + ".json", json.dumps(record, indent=1) + "\n")
     table = markdown(summary, "Cross-validation: {} folds, {} checkpoints, held-out images".format(
         len(folds), args.checkpoint))
-    write_text(os.path.join(args.save_dir, "cv_summary.md"), table)
+    write_text(name + ".md", table)
     print(table)

@@ -1,6 +1,6 @@
 """tools/cross_validate.py on a file-list dataset: 3 folds trained (lists by tools/split_dataset.py), the
-summary's pooled numbers against numpy sums of the folds' counts and the images' own pixels, and a rerun that
-only reports."""
+summary's pooled numbers against numpy sums of the folds' counts and the images' own pixels, a rerun that
+only reports, and a report on some folds under its own name."""
 import json
 import os
 
@@ -83,6 +83,11 @@ def test_three_folds_pooled_numbers_and_resume(tmp_path, capsys):
     assert "3 folds, 0 to train" in capsys.readouterr().out
     assert os.path.getmtime(out / "fold_2" / "iter_2" / "model.pdparams") == stamp
     assert json.loads((out / "cv_summary.json").read_text())["pooled"] == summary["pooled"]
+    # a report on some of the folds has its own name and leaves the one on all of them
+    cross_validate.main(argv + ["--folds", "3", "1"])
+    subset = json.loads((out / "cv_summary_folds_1_3.json").read_text())
+    assert subset["pooled"]["images"] == 8 and "2 folds" in (out / "cv_summary_folds_1_3.md").read_text()
+    assert json.loads((out / "cv_summary.json").read_text()) == json.loads(json.dumps(summary))
 
 
 @pytest.mark.parametrize("change, message", [
