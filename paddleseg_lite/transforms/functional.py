@@ -89,6 +89,11 @@ def vertical_flip(arr):
     return arr[::-1].copy()
 
 
+def rotate90(arr):
+    """Rotate 90 degrees counter-clockwise, exactly (a new array; height and width swap)."""
+    return np.rot90(arr).copy()
+
+
 def _border_value(arr, value):
     channels = 1 if arr.ndim == 2 else arr.shape[2]
     return (float(value),) * min(channels, 4)

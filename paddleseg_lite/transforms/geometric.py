@@ -1,4 +1,4 @@
-"""Registered geometric augmentations: flips, rotation, elastic deformation (img and gt_fields together)."""
+"""Registered geometric augmentations: flips, rotations, elastic deformation (img and gt_fields together)."""
 import random
 
 import cv2
@@ -49,6 +49,24 @@ class RandomVerticalFlip(_RandomFlip):
     flip = staticmethod(F.vertical_flip)
 
     def __init__(self, prob=0.1):
+        super().__init__(prob)
+
+
+@TRANSFORMS.add_component
+class RandomRotation90(_RandomFlip):
+    """Rotate 90 degrees counter-clockwise when `random.random() < prob` (not in PaddleSeg).
+
+    Exact: pixels move, none is interpolated, so 1-2 pixel wide structures keep their labels. With
+    RandomHorizontalFlip and RandomVerticalFlip (each prob 0.5) and prob 0.5 here, every one of the 8
+    symmetries of the square is equally likely. Height and width swap: batch square crops.
+
+    Args:
+        prob (float): Probability in [0, 1]. Default: 0.5.
+    """
+
+    flip = staticmethod(F.rotate90)
+
+    def __init__(self, prob=0.5):
         super().__init__(prob)
 
 

@@ -79,6 +79,7 @@ GEOMETRIC_OPS = {
     "RandomHorizontalFlip": lambda: T.RandomHorizontalFlip(1.0),
     "RandomVerticalFlip": lambda: T.RandomVerticalFlip(1.0),
     "RandomRotation": lambda: T.RandomRotation(40),
+    "RandomRotation90": lambda: T.RandomRotation90(1.0),
     "RandomElasticDeformation": lambda: T.RandomElasticDeformation(sigma=4.0, prob=1.0),
 }
 
@@ -113,6 +114,23 @@ def test_flips_match_numpy():
         np.testing.assert_array_equal(h[key], sample[key][:, ::-1])
         np.testing.assert_array_equal(v[key], sample[key][::-1])
     np.testing.assert_array_equal(T.RandomHorizontalFlip(0.0)(sample)["img"], sample["img"])
+
+
+def test_rotation90_matches_numpy_and_draws_the_8_symmetries_uniformly_with_the_flips():
+    sample = encoded_sample()
+    r = T.RandomRotation90(1.0)(sample)
+    for key in ("img", "label", "fov"):  # counter-clockwise: the last column becomes the first row
+        np.testing.assert_array_equal(r[key], np.stack([sample[key][:, j] for j in range(sample[key].shape[1])][::-1]))
+    np.testing.assert_array_equal(T.RandomRotation90(0.0)(sample)["label"], sample["label"])
+    seed_all(0)
+    ops = [T.RandomHorizontalFlip(), T.RandomVerticalFlip(0.5), T.RandomRotation90()]
+    counts = {}
+    for _ in range(800):
+        out = {"img": np.arange(9, dtype=np.uint8).reshape(3, 3), "label": np.zeros((3, 3), np.uint8)}
+        for op in ops:
+            out = op(out)
+        counts[out["img"].tobytes()] = counts.get(out["img"].tobytes(), 0) + 1
+    assert len(counts) == 8 and min(counts.values()) > 60  # 100 expected each
 
 
 def test_flip_uses_python_random():
