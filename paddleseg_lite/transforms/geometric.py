@@ -10,50 +10,51 @@ from paddleseg_lite.transforms.sample import fill_for, map_geometric
 from paddleseg_lite.utils.validate import check_int, check_number, check_prob
 
 
-class _RandomFlip:
-    """Apply `flip` to the image and every gt_field when `random.random() < prob`."""
+class _RandomSymmetry:
+    """Apply `symmetry` (an exact pixel permutation: a flip or a 90-degree rotation) to the image and every
+    gt_field when `random.random() < prob`."""
 
-    flip = None
+    symmetry = None
 
     def __init__(self, prob):
         self.prob = check_prob(type(self).__name__, "prob", prob)
 
     def __call__(self, data):
         if random.random() < self.prob:
-            return map_geometric(data, self.flip, lambda key, arr: self.flip(arr))
+            return map_geometric(data, self.symmetry, lambda key, arr: self.symmetry(arr))
         return dict(data)
 
 
 @TRANSFORMS.add_component
-class RandomHorizontalFlip(_RandomFlip):
+class RandomHorizontalFlip(_RandomSymmetry):
     """Mirror left-right when `random.random() < prob`.
 
     Args:
         prob (float): Probability in [0, 1]. Default: 0.5.
     """
 
-    flip = staticmethod(F.horizontal_flip)
+    symmetry = staticmethod(F.horizontal_flip)
 
     def __init__(self, prob=0.5):
         super().__init__(prob)
 
 
 @TRANSFORMS.add_component
-class RandomVerticalFlip(_RandomFlip):
+class RandomVerticalFlip(_RandomSymmetry):
     """Mirror top-bottom when `random.random() < prob`.
 
     Args:
         prob (float): Probability in [0, 1]. Default: 0.1.
     """
 
-    flip = staticmethod(F.vertical_flip)
+    symmetry = staticmethod(F.vertical_flip)
 
     def __init__(self, prob=0.1):
         super().__init__(prob)
 
 
 @TRANSFORMS.add_component
-class RandomRotation90(_RandomFlip):
+class RandomRotation90(_RandomSymmetry):
     """Rotate 90 degrees counter-clockwise when `random.random() < prob` (not in PaddleSeg).
 
     Exact: pixels move, none is interpolated, so 1-2 pixel wide structures keep their labels. With
@@ -64,7 +65,7 @@ class RandomRotation90(_RandomFlip):
         prob (float): Probability in [0, 1]. Default: 0.5.
     """
 
-    flip = staticmethod(F.rotate90)
+    symmetry = staticmethod(F.rotate90)
 
     def __init__(self, prob=0.5):
         super().__init__(prob)
