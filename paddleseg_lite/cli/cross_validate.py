@@ -47,7 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--config", required=True, help=CONFIG_HELP)
     p.add_argument("--splits", required=True, help="folder of fold_<i>/train.txt + val.txt (tools/split_dataset.py)")
     p.add_argument("--save_dir", required=True, help="fold_<i>/ (each fold's run) and cv_summary.json/.md go "
-                   "here (cv_summary_folds_1_2.* for --folds 1 2 of more)")
+                   "here (cv_summary_folds_1_2.* when --folds names only some of the folds)")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="the folds to run (default: all in --splits)")
     p.add_argument("--parallel", type=int, default=1, help="folds trained at a time, each on its own CPUs")
     p.add_argument("--checkpoint", default="final", choices=("final", "best"),

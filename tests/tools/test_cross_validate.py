@@ -87,7 +87,7 @@ def test_three_folds_pooled_numbers_and_resume(tmp_path, capsys):
     cross_validate.main(argv + ["--folds", "3", "1"])
     subset = json.loads((out / "cv_summary_folds_1_3.json").read_text())
     assert subset["pooled"]["images"] == 8 and "2 folds" in (out / "cv_summary_folds_1_3.md").read_text()
-    assert json.loads((out / "cv_summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert json.loads((out / "cv_summary.json").read_text()) == summary
 
 
 @pytest.mark.parametrize("change, message", [

@@ -1,4 +1,5 @@
 """Tests for paddleseg_lite.transforms: alignment, references, randomness, purity, errors, file reading."""
+import collections
 import copy
 import random
 
@@ -120,16 +121,17 @@ def test_rotation90_matches_numpy_and_draws_the_8_symmetries_uniformly_with_the_
     sample = encoded_sample()
     r = T.RandomRotation90(1.0)(sample)
     for key in ("img", "label", "fov"):  # counter-clockwise: the last column becomes the first row
-        np.testing.assert_array_equal(r[key], np.stack([sample[key][:, j] for j in range(sample[key].shape[1])][::-1]))
+        columns = [sample[key][:, j] for j in range(sample[key].shape[1])]
+        np.testing.assert_array_equal(r[key], np.stack(columns[::-1]))
     np.testing.assert_array_equal(T.RandomRotation90(0.0)(sample)["label"], sample["label"])
     seed_all(0)
     ops = [T.RandomHorizontalFlip(), T.RandomVerticalFlip(0.5), T.RandomRotation90()]
-    counts = {}
+    counts = collections.Counter()
     for _ in range(800):
         out = {"img": np.arange(9, dtype=np.uint8).reshape(3, 3), "label": np.zeros((3, 3), np.uint8)}
         for op in ops:
             out = op(out)
-        counts[out["img"].tobytes()] = counts.get(out["img"].tobytes(), 0) + 1
+        counts[out["img"].tobytes()] += 1
     assert len(counts) == 8 and min(counts.values()) > 60  # 100 expected each
 
 
