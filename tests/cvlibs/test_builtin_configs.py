@@ -70,3 +70,12 @@ def test_a_users_config_inherits_a_built_in_by_name_and_a_missing_base_names_the
     (tmp_path / "bad.yml").write_text("_base_: drive_cpu/unet_drive_cpv\n")
     with pytest.raises(UserError, match=r"Config file not found: .*drive_cpu/unet_drive_cpv \(included from "):
         Config(str(tmp_path / "bad.yml"))
+
+
+@pytest.mark.parametrize("name", sorted(builtin_configs()))
+def test_every_built_in_evaluates_on_the_input_it_trains_on(name):
+    # the input transforms (channel choice, contrast equalisation) in the same order in both chains: a variant
+    # that overrides one chain alone would train on one input and be scored on another
+    def input_steps(dataset):
+        return [t for t in Config(name).dic[dataset]["transforms"] if t["type"] in ("GreenChannel", "CLAHE")]
+    assert input_steps("train_dataset") == input_steps("val_dataset")
