@@ -10,17 +10,17 @@ The pixel work lives in `functional.py`, file reading in `io.py`.
     size.py         Resize, ResizeByLong, ResizeByShort, ResizeStepScaling, Padding, RandomPaddingCrop
     geometric.py    RandomHorizontalFlip, RandomVerticalFlip, RandomRotation90, RandomRotation,
                     RandomElasticDeformation
-    photometric.py  RandomDistort, Normalize, GreenChannel, CLAHE
+    photometric.py  RandomDistort, RandomGamma, Normalize, GreenChannel, CLAHE
 """
 from paddleseg_lite.transforms.compose import Compose
 from paddleseg_lite.transforms.geometric import (RandomElasticDeformation, RandomHorizontalFlip, RandomRotation,
                                                  RandomRotation90, RandomVerticalFlip)
-from paddleseg_lite.transforms.photometric import CLAHE, GreenChannel, Normalize, RandomDistort
+from paddleseg_lite.transforms.photometric import CLAHE, GreenChannel, Normalize, RandomDistort, RandomGamma
 from paddleseg_lite.transforms.size import (Padding, RandomPaddingCrop, Resize, ResizeByLong, ResizeByShort,
                                             ResizeStepScaling)
 
 __all__ = [
     "Compose", "Resize", "ResizeByLong", "ResizeByShort", "ResizeStepScaling", "Padding",
     "RandomPaddingCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation90", "RandomRotation",
-    "RandomElasticDeformation", "RandomDistort", "Normalize", "GreenChannel", "CLAHE",
+    "RandomElasticDeformation", "RandomDistort", "RandomGamma", "Normalize", "GreenChannel", "CLAHE",
 ]

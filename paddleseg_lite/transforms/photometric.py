@@ -1,4 +1,5 @@
-"""Registered ops on pixel values only: RandomDistort (Pillow's ImageEnhance), Normalize, GreenChannel, CLAHE."""
+"""Registered ops on pixel values only: RandomDistort (Pillow's ImageEnhance), RandomGamma, Normalize, GreenChannel,
+CLAHE."""
 import random
 
 import numpy as np
@@ -67,6 +68,44 @@ class RandomDistort:
     def _draw(self, op):
         r = self.ranges[op]
         return np.random.uniform(-r, r) if op == "hue" else np.random.uniform(1 - r, 1 + r)
+
+
+@TRANSFORMS.add_component
+class RandomGamma:
+    """Random gamma correction of [0, 255] images: img = 255 * (img / 255) ** gamma (nnU-Net's gamma augmentation).
+
+    With probability `prob` a gamma is drawn: when `gamma_range` straddles 1, uniformly from [low, 1] or
+    [1, high] with equal chance (so brightening and darkening are equally likely however asymmetric the
+    range), else uniformly from [low, high]. Values are clipped to [0, 255] first; the result is float32.
+    Put it before `Normalize`.
+
+    Args:
+        gamma_range (list[float]): [low, high], 0 < low <= high. Default: [0.7, 1.5] (nnU-Net's).
+        prob (float): Probability of a correction. Default: 0.5.
+    """
+
+    def __init__(self, gamma_range=(0.7, 1.5), prob=0.5):
+        if not isinstance(gamma_range, (list, tuple)) or len(gamma_range) != 2:
+            raise ValueError("RandomGamma: gamma_range must be a list [low, high], got {!r}.".format(gamma_range))
+        low, high = (check_number("RandomGamma", "gamma_range", g, 0, low_open=True) for g in gamma_range)
+        if low > high:
+            raise ValueError("RandomGamma: gamma_range [low, high] needs low <= high, got {!r}.".format(gamma_range))
+        self.gamma_range = (low, high)
+        self.prob = check_prob("RandomGamma", "prob", prob)
+
+    def __call__(self, data):
+        out = dict(data)
+        if np.random.uniform(0, 1) >= self.prob:
+            return out
+        scaled = np.clip(np.asarray(data["img"], np.float32), 0, 255) / 255
+        out["img"] = (255 * scaled ** self._draw()).astype(np.float32)
+        return out
+
+    def _draw(self):
+        low, high = self.gamma_range
+        if low < 1 < high:
+            low, high = (low, 1.0) if np.random.uniform(0, 1) < 0.5 else (1.0, high)
+        return np.random.uniform(low, high)
 
 
 @TRANSFORMS.add_component

@@ -294,6 +294,41 @@ def test_random_distort_refuses_a_channel_count_pil_has_no_mode_for():
         T.RandomDistort()({"img": rgb_image()[:, :, :2]})
 
 
+def test_random_gamma_applies_the_power_law_to_the_image_only():
+    sample = encoded_sample()
+    sample["img"] = np.array([[[0, 63.75, 127.5]], [[255, 300, -5]]], np.float32)
+    out = T.RandomGamma(gamma_range=[2, 2], prob=1)(sample)
+    np.testing.assert_allclose(out["img"], [[[0, 15.9375, 63.75]], [[255, 255, 0]]], rtol=1e-6)
+    assert out["img"].dtype == np.float32
+    np.testing.assert_array_equal(out["label"], sample["label"])
+    np.testing.assert_array_equal(out["fov"], sample["fov"])
+    kept = T.RandomGamma(gamma_range=[2, 2], prob=0)(sample)
+    assert kept is not sample
+    np.testing.assert_array_equal(kept["img"], sample["img"])
+
+
+def test_random_gamma_brightens_and_darkens_equally_often_on_an_asymmetric_range():
+    seed_all(0)
+    op = T.RandomGamma(gamma_range=[0.5, 2.0], prob=0.5)
+    mid = np.full((1, 1, 1), 127.5, np.float32)
+    values = np.array([op({"img": mid})["img"].item() for _ in range(4000)])
+    changed = values[values != 127.5]
+    assert abs(len(changed) / 4000 - 0.5) < 0.03
+    assert abs((changed > 127.5).mean() - 0.5) < 0.04  # uniform over [0.5, 2] would darken 2/3 of them
+    assert changed.min() >= 255 * 0.5 ** 2 - 1e-3 and changed.max() <= 255 * 0.5 ** 0.5 + 1e-3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(gamma_range=[0, 1.5]), r"RandomGamma: gamma_range must be > 0, got 0"),
+    (dict(gamma_range=[1.5, 0.7]), r"RandomGamma: gamma_range \[low, high\] needs low <= high"),
+    (dict(gamma_range=1.2), r"RandomGamma: gamma_range must be a list \[low, high\]"),
+    (dict(prob=2), r"RandomGamma: prob must be in \[0.0, 1.0\]"),
+])
+def test_random_gamma_rejects_bad_arguments(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        T.RandomGamma(**kwargs)
+
+
 def test_normalize_values():
     img = np.array([[[0, 127.5, 255]]], np.float32)
     np.testing.assert_allclose(T.Normalize()({"img": img})["img"], [[[-1, 0, 1]]], atol=1e-6)
