@@ -151,6 +151,11 @@ def normalize(img, mean, std):
     return ((img.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
 
 
+def gamma_correct(img, gamma):
+    """Return 255 * (img / 255) ** gamma as float32, img clipped to [0, 255] first."""
+    return (255 * (np.clip(img.astype(np.float32), 0, 255) / 255) ** gamma).astype(np.float32)
+
+
 def to_uint8(img):
     """Round and clip to a uint8 image (values outside 0..255 saturate)."""
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)

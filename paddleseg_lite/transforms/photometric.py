@@ -97,8 +97,7 @@ class RandomGamma:
         out = dict(data)
         if np.random.uniform(0, 1) >= self.prob:
             return out
-        scaled = np.clip(np.asarray(data["img"], np.float32), 0, 255) / 255
-        out["img"] = (255 * scaled ** self._draw()).astype(np.float32)
+        out["img"] = F.gamma_correct(data["img"], self._draw())
         return out
 
     def _draw(self):
